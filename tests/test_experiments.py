@@ -60,7 +60,7 @@ def test_dataset_status(tmp_path, monkeypatch):
 def test_plan_runs_shares_prefixes_only_with_constant_lr():
     cfgs = {r["key"]: ex.row_config(r, "laptop") for r in ex.TABLE1 if r["dataset"] == "tinyimagenet"}
     plan = ex.plan_runs(cfgs)
-    assert plan["tinyimagenet/S-MLP-DA-1000E"] == ("tinyimagenet/S-MLP-DA-5000E", 3)
+    assert plan["tinyimagenet/S-MLP-DA-1000E"] == ("tinyimagenet/S-MLP-DA-5000E", 2)
     assert len({h for h, _ in plan.values()}) == 4
     import dataclasses
     warm = {k: dataclasses.replace(c, warmup_epochs=1) for k, c in cfgs.items()}
