@@ -21,6 +21,7 @@ def test_table1_numbers_and_rows():
 def test_resolve_scale(monkeypatch):
     monkeypatch.delenv("SCALING_MLPS_SCALE", raising=False)
     monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("IN_TEST", raising=False)
     assert ex.resolve_scale("auto") == ("paper" if torch.cuda.is_available() else "laptop")
     monkeypatch.setenv("CI", "true")
     assert ex.resolve_scale("auto") == "ci"
