@@ -1,0 +1,140 @@
+"""Training throughput of a B-MLP on CIFAR-10 with different data feeds, each feed in its own process.
+
+MLPs are so cheap per image that the data path decides how fast they train. This trains B-6/Wi-{256,1024}
+(batch 1024, LION, label smoothing 0.3) for a fixed number of steps with these feeds:
+
+  (a) synthetic  - one batch of random tensors already in memory: the model-only ceiling, measured
+  (b) ours       - scaling_mlps.loader.DeviceLoader over the cached uint8 CIFAR-10, random resized crop + flip
+  (c) torchvision- ImageFolder + DataLoader(num_workers=2), RandomResizedCrop + RandomHorizontalFlip per image
+  (d) FFCV       - not implemented or measured: ffcv is not installed where this was written (building it needs
+                   the OpenCV and libjpeg-turbo development packages and numba, which we did not add to the
+                   shared environment)
+
+and prints img/s and the ratio to (a). Feeds alternate (the order rotates every repeat) and each (feed, width)
+is reported as the median over repeats, because a shared machine makes single runs noisy. The data directory
+must hold CIFAR-10 as `cifar10/{train,test}/<class>/*.jpg` (or torchvision's download).
+
+    python benchmarks/throughput.py --data-dir $SCALING_MLPS_DATA            # both widths, 3 repeats
+    python benchmarks/throughput.py --widths 256 --steps 30 --repeats 5
+"""
+from __future__ import annotations
+import argparse, json, os, statistics, subprocess, sys, time
+from pathlib import Path
+
+FEEDS = ("synthetic", "ours", "torchvision")
+SCALE, RATIO = (0.08, 1.0), (3 / 4, 4 / 3)
+
+
+def feed_batches(feed: str, data_dir: Path, batch_size: int, seed: int = 0):
+    "An endless iterator of training batches (x float32 (B,3,32,32) normalized, y int64) for `feed`."
+    import torch
+    from scaling_mlps.data import CIFAR_MEAN, CIFAR_STD, load_dataset
+    if feed == "synthetic":
+        g = torch.Generator().manual_seed(seed)
+        x, y = torch.randn(batch_size, 3, 32, 32, generator=g), torch.randint(0, 10, (batch_size,), generator=g)
+        while True: yield x, y
+    if feed == "ours":
+        from scaling_mlps.loader import DeviceLoader
+        ds = load_dataset("cifar10", "train", data_dir=data_dir, progress=False)
+        loader = DeviceLoader(ds.images, ds.labels, batch_size, train=True, resolution=32, mean=ds.mean, std=ds.std,
+                              augment=True, crop_scale=SCALE, crop_ratio=RATIO, flip=True, device="cpu", seed=seed)
+        while True: yield from loader
+    if feed == "torchvision":
+        import torchvision.transforms as T
+        from torch.utils.data import DataLoader
+        from torchvision.datasets import ImageFolder
+        tf = T.Compose([T.RandomResizedCrop(32, scale=SCALE, ratio=RATIO), T.RandomHorizontalFlip(), T.ToTensor(),
+                        T.Normalize(CIFAR_MEAN, CIFAR_STD)])
+        ds = ImageFolder(str(data_dir / "cifar10" / "train"), transform=tf)
+        loader = DataLoader(ds, batch_size=batch_size, shuffle=True, num_workers=2, drop_last=True, persistent_workers=True,
+                            prefetch_factor=2, generator=torch.Generator().manual_seed(seed))
+        while True: yield from loader
+    raise ValueError(f"unknown feed {feed!r}; known: {', '.join(FEEDS)}")
+
+
+def worker(args) -> dict:
+    "One measurement in this process: `args.steps` timed training steps (after warm-up), then the feed alone."
+    import torch, torch.nn.functional as F
+    from scaling_mlps.models import get_model
+    try: from scaling_mlps.lion import Lion
+    except ImportError: Lion = None  # lion not there yet: AdamW has the same cost profile (elementwise update)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = get_model(f"B_6-Wi_{args.width}", 32, 10)
+    opt = Lion(model.parameters(), lr=1e-4) if Lion else torch.optim.AdamW(model.parameters(), lr=1e-4)
+    batches = feed_batches(args.worker, Path(args.data_dir), args.batch_size)
+
+    def step():
+        x, y = next(batches)
+        loss = F.cross_entropy(model(x), y, label_smoothing=0.3)
+        opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+        return loss
+
+    for _ in range(args.warmup): step()
+    load0 = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    for _ in range(args.steps): loss = step()
+    loss.item()
+    train_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for _ in range(args.steps): next(batches)
+    feed_s = time.perf_counter() - t0
+    n = args.steps * args.batch_size
+    return {"feed": args.worker, "width": args.width, "img_per_s": n / train_s, "feed_alone_img_per_s": n / feed_s,
+            "steps": args.steps, "load": load0, "optimizer": type(opt).__name__}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data-dir", default=os.environ.get("SCALING_MLPS_DATA", "data"))
+    p.add_argument("--widths", type=int, nargs="+", default=[256, 1024])
+    p.add_argument("--steps", type=int, nargs="+", default=[30, 8], help="timed steps per width (one value: all widths)")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--batch-size", type=int, default=1024)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--feeds", nargs="+", default=list(FEEDS), choices=FEEDS)
+    p.add_argument("--json", help="also write all runs to this file")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--width", type=int, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        args.steps = args.steps[0]
+        print(json.dumps(worker(args))); return
+
+    feeds = list(args.feeds)
+    steps = dict(zip(args.widths, args.steps if len(args.steps) == len(args.widths) else args.steps[:1] * len(args.widths)))
+    print(f"{os.cpu_count()} CPUs, {args.threads} torch threads, batch {args.batch_size}, load average {os.getloadavg()[0]:.1f}")
+    runs = []
+    for r in range(args.repeats):
+        order = feeds[r % len(feeds):] + feeds[:r % len(feeds)]  # rotate so that no feed always runs first
+        for width in args.widths:
+            for feed in order:
+                cmd = [sys.executable, __file__, "--worker", feed, "--width", str(width), "--steps", str(steps[width]),
+                       "--warmup", str(args.warmup), "--batch-size", str(args.batch_size), "--threads", str(args.threads),
+                       "--data-dir", str(args.data_dir)]
+                out = subprocess.run(cmd, capture_output=True, text=True)
+                if out.returncode:
+                    sys.exit(f"feed {feed} width {width} failed:\n{out.stderr[-3000:]}")
+                run = json.loads(out.stdout.strip().splitlines()[-1]); run["repeat"] = r
+                runs.append(run)
+                print(f"  repeat {r} width {width:5d} {feed:12s} {run['img_per_s']:8.0f} img/s (feed alone {run['feed_alone_img_per_s']:8.0f}, "
+                      f"load {run['load']:.1f})", flush=True)
+    if args.json: Path(args.json).write_text(json.dumps(runs, indent=1))
+    med = lambda feed, width, key="img_per_s": statistics.median(r[key] for r in runs if r["feed"] == feed and r["width"] == width)
+    names = {"synthetic": "(a) synthetic, in memory", "ours": "(b) ours: DeviceLoader, crop + flip",
+             "torchvision": "(c) torchvision ImageFolder + DataLoader(2 workers)"}
+    print(f"\nB-6 MLP, batch {args.batch_size}, {runs[0]['optimizer']}, CIFAR-10 32 px, {args.threads} threads; "
+          f"median of {args.repeats} runs per cell; load average now {os.getloadavg()[0]:.1f}\n")
+    print("| feed | width | img/s | ratio to (a) | feed alone, img/s |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for width in args.widths:
+        base = med("synthetic", width) if "synthetic" in feeds else None
+        for feed in feeds:
+            ratio = f"{med(feed, width) / base:.3f}" if base else "-"
+            alone = "-" if feed == "synthetic" else f"{med(feed, width, 'feed_alone_img_per_s'):.0f}"
+            print(f"| {names[feed]} | {width} | {med(feed, width):.0f} | {ratio} | {alone} |")
+
+
+if __name__ == "__main__":
+    main()
