@@ -93,3 +93,18 @@ def test_errors():
         random_crop_boxes(2, 8, 8, ratio=(2.0, 1.0))
     with pytest.raises(TypeError, match="uint8"):
         mixup(torch.zeros(2, 3, 4, 4, dtype=torch.uint8), torch.zeros(2, dtype=torch.long), 3)
+
+
+@pytest.mark.parametrize("size", [32, 48, 64])
+def test_two_tap_path_equals_dense_weights(size):
+    # up-sampling goes through gather/lerp; the dense interpolation weights (used when shrinking) must agree
+    from scaling_mlps.augment import interpolation_weights
+    g = torch.Generator().manual_seed(size)
+    x = torch.rand(16, 3, 32, 32, generator=g) * 255
+    boxes = random_crop_boxes(16, 32, 32, generator=g)
+    flip = torch.rand(16, generator=g) < 0.5
+    wy = interpolation_weights(boxes[:, 0], boxes[:, 2], size, 32)
+    wx = interpolation_weights(boxes[:, 1], boxes[:, 3], size, 32)
+    wx = torch.where(flip[:, None, None], wx.flip(1), wx)
+    dense = torch.einsum("bsh,bchw,btw->bcst", wy, x, wx)
+    assert torch.allclose(resized_crop(x, boxes, size, flip=flip), dense, atol=1e-3)
