@@ -33,7 +33,8 @@ def test_train_json_then_eval(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["test_acc"] > 0.8 and result["config"]["augment"] is False
-    ev = subprocess.run([sys.executable, "-m", "scaling_mlps.cli", "eval", "--checkpoint", str(tmp_path / "run"),
+    console = [sys.executable, "-c", "import sys; from scaling_mlps.cli import main; sys.exit(main(sys.argv[1:]))"]  # as the console script
+    ev = subprocess.run([*console, "eval", "--checkpoint", str(tmp_path / "run"),
                          "--dataset", data, "--data-resolution", "8", "--tta", "3", *common], capture_output=True, text=True)
     assert ev.returncode == 0, ev.stderr[-3000:]
     evr = json.loads(ev.stdout.strip().splitlines()[-1])
