@@ -109,3 +109,17 @@ def test_real_cifar10_epoch(real_data_dir):
     assert len(loader) == 48 and x.shape == (1024, 3, 32, 32)
     assert len(torch.cat(seen).unique()) == 48 * 1024  # no example twice
     assert abs(x.mean().item()) < 0.3 and 0.7 < x.std().item() < 1.3  # roughly standardized
+
+
+def test_cpu_threads_are_restored_for_the_model():
+    images, labels = numbered(n=64)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        loader = DeviceLoader(images, labels, 16, train=True, augment=True, device="cpu", cpu_threads=1, **STATS)
+        one = [x for x, _ in loader]
+        assert torch.get_num_threads() == 2
+        loader2 = DeviceLoader(images, labels, 16, train=True, augment=True, device="cpu", cpu_threads=None, **STATS)
+        assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(one, [x for x, _ in loader2]))  # same batches either way
+    finally:
+        torch.set_num_threads(before)
