@@ -11,7 +11,8 @@ MLPs are so cheap per image that the data path decides how fast they train. This
                    shared environment)
 
 and prints img/s and the ratio to (a). Feeds alternate (the order rotates every repeat) and each (feed, width)
-is reported as the median over repeats, because a shared machine makes single runs noisy. The data directory
+is reported as the median over repeats of each run's median step (img/s = batch / median step time), because
+a shared machine makes single steps and runs noisy. The data directory
 must hold CIFAR-10 as `cifar10/{train,test}/<class>/*.jpg` (or torchvision's download).
 
     python benchmarks/throughput.py --data-dir $SCALING_MLPS_DATA            # both widths, 3 repeats
@@ -72,16 +73,17 @@ def worker(args) -> dict:
 
     for _ in range(args.warmup): step()
     load0 = os.getloadavg()[0]
-    t0 = time.perf_counter()
-    for _ in range(args.steps): loss = step()
-    loss.item()
-    train_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    for _ in range(args.steps): next(batches)
-    feed_s = time.perf_counter() - t0
-    n = args.steps * args.batch_size
-    return {"feed": args.worker, "width": args.width, "img_per_s": n / train_s, "feed_alone_img_per_s": n / feed_s,
-            "steps": args.steps, "load": load0, "optimizer": type(opt).__name__}
+    times = []
+    for _ in range(args.steps):
+        t0 = time.perf_counter(); step().item(); times.append(time.perf_counter() - t0)
+    feed_times = []
+    for _ in range(args.steps):
+        t0 = time.perf_counter(); next(batches); feed_times.append(time.perf_counter() - t0)
+    B = args.batch_size
+    # the median step is robust to the bursts of other work on a shared machine; the mean is what a run would see
+    return {"feed": args.worker, "width": args.width, "img_per_s": B / statistics.median(times),
+            "img_per_s_mean": B * len(times) / sum(times), "feed_alone_img_per_s": B / statistics.median(feed_times),
+            "steps": args.steps, "load": load0, "optimizer": type(opt).__name__, "step_s": times}
 
 
 def main(argv=None):
@@ -125,7 +127,7 @@ def main(argv=None):
     names = {"synthetic": "(a) synthetic, in memory", "ours": "(b) ours: DeviceLoader, crop + flip",
              "torchvision": "(c) torchvision ImageFolder + DataLoader(2 workers)"}
     print(f"\nB-6 MLP, batch {args.batch_size}, {runs[0]['optimizer']}, CIFAR-10 32 px, {args.threads} threads; "
-          f"median of {args.repeats} runs per cell; load average now {os.getloadavg()[0]:.1f}\n")
+          f"img/s from the median step of each run, median of {args.repeats} runs per cell; load average now {os.getloadavg()[0]:.1f}\n")
     print("| feed | width | img/s | ratio to (a) | feed alone, img/s |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for width in args.widths:
