@@ -108,3 +108,14 @@ def test_two_tap_path_equals_dense_weights(size):
     wx = torch.where(flip[:, None, None], wx.flip(1), wx)
     dense = torch.einsum("bsh,bchw,btw->bcst", wy, x, wx)
     assert torch.allclose(resized_crop(x, boxes, size, flip=flip), dense, atol=1e-3)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_low_precision_batches_keep_their_dtype(dtype):
+    # evaluation batches on a GPU are normalized bf16; TTA views of them must work and stay bf16
+    x = torch.randn(4, 3, 32, 32).to(dtype)
+    views = list(tta_views(x, 2, 32, generator=torch.Generator().manual_seed(0)))
+    assert all(v.dtype == dtype and v.shape == (4, 3, 32, 32) for v in views)
+    assert random_resized_crop(x, 16).dtype == dtype and center_resize(x, 16).dtype == dtype
+    xm, t = mixup(x, torch.arange(4), 4, generator=torch.Generator().manual_seed(0))
+    assert xm.dtype == dtype and t.dtype == torch.float32
