@@ -86,6 +86,32 @@ def worker(args) -> dict:
             "steps": args.steps, "load": load0, "optimizer": type(opt).__name__, "step_s": times}
 
 
+def paired_worker(args) -> dict:
+    "(a) and (b) in one process, step by step alternating, so that both see the same machine at the same time."
+    import torch, torch.nn.functional as F
+    from scaling_mlps.models import get_model
+    from scaling_mlps.lion import Lion
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = get_model(f"B_6-Wi_{args.width}", 32, 10)
+    opt = Lion(model.parameters(), lr=1e-4)
+    feeds = {f: feed_batches(f, Path(args.data_dir), args.batch_size) for f in ("synthetic", "ours")}
+
+    def step(feed):
+        t0 = time.perf_counter()
+        x, y = next(feeds[feed])
+        loss = F.cross_entropy(model(x), y, label_smoothing=0.3)
+        opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); loss.item()
+        return time.perf_counter() - t0
+
+    for _ in range(args.warmup): step("synthetic"); step("ours")
+    times = {"synthetic": [], "ours": []}
+    for i in range(args.steps):
+        for feed in (("synthetic", "ours") if i % 2 else ("ours", "synthetic")): times[feed].append(step(feed))
+    return {"width": args.width, "load": os.getloadavg()[0], "steps": args.steps,
+            **{f"{f}_img_per_s": args.batch_size / statistics.median(t) for f, t in times.items()}}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data-dir", default=os.environ.get("SCALING_MLPS_DATA", "data"))
@@ -97,12 +123,13 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--feeds", nargs="+", default=list(FEEDS), choices=FEEDS)
     p.add_argument("--json", help="also write all runs to this file")
+    p.add_argument("--paired", action="store_true", help="also run (a) and (b) alternating step by step in one process")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--width", type=int, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
         args.steps = args.steps[0]
-        print(json.dumps(worker(args))); return
+        print(json.dumps(paired_worker(args) if args.worker == "paired" else worker(args))); return
 
     feeds = list(args.feeds)
     steps = dict(zip(args.widths, args.steps if len(args.steps) == len(args.widths) else args.steps[:1] * len(args.widths)))
@@ -122,7 +149,19 @@ def main(argv=None):
                 runs.append(run)
                 print(f"  repeat {r} width {width:5d} {feed:12s} {run['img_per_s']:8.0f} img/s (feed alone {run['feed_alone_img_per_s']:8.0f}, "
                       f"load {run['load']:.1f})", flush=True)
-    if args.json: Path(args.json).write_text(json.dumps(runs, indent=1))
+    paired = []
+    for r in range(args.repeats if args.paired else 0):
+        for width in args.widths:
+            cmd = [sys.executable, __file__, "--worker", "paired", "--width", str(width), "--steps", str(steps[width]),
+                   "--warmup", str(args.warmup), "--batch-size", str(args.batch_size), "--threads", str(args.threads),
+                   "--data-dir", str(args.data_dir)]
+            out = subprocess.run(cmd, capture_output=True, text=True)
+            if out.returncode: sys.exit(f"paired run, width {width} failed:\n{out.stderr[-3000:]}")
+            run = json.loads(out.stdout.strip().splitlines()[-1]); run["repeat"] = r
+            paired.append(run)
+            print(f"  paired repeat {r} width {width:5d}: synthetic {run['synthetic_img_per_s']:8.0f}, ours {run['ours_img_per_s']:8.0f} img/s "
+                  f"(ratio {run['ours_img_per_s'] / run['synthetic_img_per_s']:.3f}, load {run['load']:.1f})", flush=True)
+    if args.json: Path(args.json).write_text(json.dumps({"runs": runs, "paired": paired}, indent=1))
     med = lambda feed, width, key="img_per_s": statistics.median(r[key] for r in runs if r["feed"] == feed and r["width"] == width)
     names = {"synthetic": "(a) synthetic, in memory", "ours": "(b) ours: DeviceLoader, crop + flip",
              "torchvision": "(c) torchvision ImageFolder + DataLoader(2 workers)"}
@@ -136,6 +175,15 @@ def main(argv=None):
             ratio = f"{med(feed, width) / base:.3f}" if base else "-"
             alone = "-" if feed == "synthetic" else f"{med(feed, width, 'feed_alone_img_per_s'):.0f}"
             print(f"| {names[feed]} | {width} | {med(feed, width):.0f} | {ratio} | {alone} |")
+    if paired:
+        print("\n(a) and (b) alternating step by step in one process (median step of each, median over runs):\n")
+        print("| width | (a) img/s | (b) img/s | ratio (b)/(a) |")
+        print("| ---: | ---: | ---: | ---: |")
+        for width in args.widths:
+            rows = [r for r in paired if r["width"] == width]
+            a = statistics.median(r["synthetic_img_per_s"] for r in rows); b = statistics.median(r["ours_img_per_s"] for r in rows)
+            ratio = statistics.median(r["ours_img_per_s"] / r["synthetic_img_per_s"] for r in rows)
+            print(f"| {width} | {a:.0f} | {b:.0f} | {ratio:.3f} |")
 
 
 if __name__ == "__main__":
