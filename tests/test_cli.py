@@ -39,3 +39,20 @@ def test_train_json_then_eval(tmp_path):
     assert ev.returncode == 0, ev.stderr[-3000:]
     evr = json.loads(ev.stdout.strip().splitlines()[-1])
     assert evr["test_acc"] == pytest.approx(result["test_acc"]) and 0 <= evr["tta_acc"] <= 1
+
+
+def test_finetune_cli_from_run(tmp_path):
+    data = make_folder(tmp_path / "images")
+    common = ["--data-dir", str(tmp_path / "data"), "--data-resolution", "8", "--device", "cpu", "--no-progress", "--json",
+              "--batch-size", "32", "--epochs", "2"]
+    pre = subprocess.run([sys.executable, "-m", "scaling_mlps.cli", "train", "--dataset", data, "--arch", "B_2-Wi_32",
+                          "--optimizer", "adamw", "--lr", "3e-3", "--no-augment", "--out", str(tmp_path / "pre"), *common],
+                         capture_output=True, text=True)
+    assert pre.returncode == 0, pre.stderr[-3000:]
+    ft = subprocess.run([sys.executable, "-m", "scaling_mlps.cli", "finetune", "--init-from", str(tmp_path / "pre" / "model.pt"),
+                         "--dataset", data, "--mode", "linear", "--tta", "2", "--out", str(tmp_path / "ft"), *common],
+                        capture_output=True, text=True)
+    assert ft.returncode == 0, ft.stderr[-3000:]
+    r = json.loads(ft.stdout.strip().splitlines()[-1])
+    assert r["config"]["mode"] == "linear" and r["config"]["optimizer"] == "lion" and r["config"]["arch"] == "B_2-Wi_32"
+    assert r["tta_acc"] is not None and (tmp_path / "ft" / "result.json").exists()
