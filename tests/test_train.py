@@ -85,7 +85,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
 
 def _cli(tmp_path: Path, out: str, *extra) -> list[str]:
     return [sys.executable, "-m", "scaling_mlps.cli", "train", "--dataset", f"folder:{tmp_path / 'images'}",
-            "--data-dir", str(tmp_path / "data"), "--data-resolution", "8", "--arch", "B_2-Wi_64", "--epochs", "6",
+            "--data-dir", str(tmp_path / "data"), "--data-resolution", "8", "--arch", "B_2-Wi_64", "--epochs", "12",
             "--batch-size", "16", "--optimizer", "lion", "--lr", "1e-3", "--mixup", "0.8", "--augment",
             "--device", "cpu", "--out", str(tmp_path / out), "--no-progress", *extra]
 
@@ -102,17 +102,17 @@ def test_resume_after_kill_is_bit_exact(tmp_path):
             try:
                 if load_checkpoint(ckpt)["epoch"] >= 2: break
             except Exception: pass  # being replaced right now
-        time.sleep(0.05)
+        time.sleep(0.02)
     assert proc.poll() is None, "the run finished before it could be killed; make it longer"
     os.kill(proc.pid, signal.SIGKILL); proc.wait()
     killed_at = load_checkpoint(ckpt)["epoch"]
-    assert killed_at < 6 and not (tmp_path / "run" / "model.pt").exists()
+    assert killed_at < 12 and not (tmp_path / "run" / "model.pt").exists()
     subprocess.run(_cli(tmp_path, "run", "--resume"), check=True, env=env, capture_output=True)
     ref, run = (torch.load(tmp_path / r / "model.pt", weights_only=True) for r in ("ref", "run"))
     assert ref.keys() == run.keys()
     for k in ref: assert torch.equal(ref[k], run[k]), k
     log = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
-    assert [r["epoch"] for r in log] == list(range(1, 7))
+    assert [r["epoch"] for r in log] == list(range(1, 13))
     ref_log = [json.loads(l) for l in (tmp_path / "ref" / "log.jsonl").read_text().splitlines()]
     assert [r["train_loss"] for r in log] == [r["train_loss"] for r in ref_log]
 
