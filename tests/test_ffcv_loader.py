@@ -74,6 +74,10 @@ def test_train_order_matches_device_loader_and_resumes(beton):
     rest = list(ours)
     assert len(rest) == 2
     for (x, y), (xr, yr) in zip(rest, want[3:]): assert torch.equal(y, yr)
+    with pytest.raises(ValueError, match="step=9"): ours.load_state_dict({"epoch": 0, "step": 9})
+    assert ours.state_dict() == {"epoch": 2, "step": 0}  # a rejected position leaves the loader where it was
+    batches = iter(ours); next(batches); batches.close()  # stopping early (ends FFCV's thread) keeps the position
+    assert ours.state_dict() == {"epoch": 2, "step": 1}
 
 
 def test_augmented_batches_have_shape_range_and_labels(beton):
