@@ -6,9 +6,10 @@ MLPs are so cheap per image that the data path decides how fast they train. This
   (a) synthetic  - one batch of random tensors already in memory: the model-only ceiling, measured
   (b) ours       - scaling_mlps.loader.DeviceLoader over the cached uint8 CIFAR-10, random resized crop + flip
   (c) torchvision- ImageFolder + DataLoader(num_workers=2), RandomResizedCrop + RandomHorizontalFlip per image
-  (d) FFCV       - not implemented or measured: ffcv is not installed where this was written (building it needs
-                   the OpenCV and libjpeg-turbo development packages and numba, which we did not add to the
-                   shared environment)
+  (d) FFCV       - scaling_mlps.ffcv_loader.FFCVLoader over a raw-pixel .beton of the same cached CIFAR-10
+                   (written once to the temp dir), RandomResizedCrop decoder + flip in --ffcv-workers numba threads;
+                   skipped, with the reason printed, where ffcv does not import (it is optional:
+                   apt-get install pkg-config libopencv-dev libturbojpeg0-dev; pip install "scaling_mlps[ffcv]")
 
 and prints img/s and the ratio to (a). Feeds alternate (the order rotates every repeat) and each (feed, width)
 is reported as the median over repeats of each run's median step (img/s = batch / median step time), because
@@ -17,16 +18,28 @@ must hold CIFAR-10 as `cifar10/{train,test}/<class>/*.jpg` (or torchvision's dow
 
     python benchmarks/throughput.py --data-dir $SCALING_MLPS_DATA            # both widths, 3 repeats
     python benchmarks/throughput.py --widths 256 --steps 30 --repeats 5
+    python benchmarks/throughput.py --feeds synthetic ours ffcv --widths 256
 """
 from __future__ import annotations
-import argparse, json, os, statistics, subprocess, sys, time
+import argparse, json, os, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 
-FEEDS = ("synthetic", "ours", "torchvision")
+FEEDS = ("synthetic", "ours", "torchvision", "ffcv")
 SCALE, RATIO = (0.08, 1.0), (3 / 4, 4 / 3)
 
 
-def feed_batches(feed: str, data_dir: Path, batch_size: int, seed: int = 0):
+def cifar10_beton(data_dir: Path) -> Path:
+    "CIFAR-10 train at 32 px as a raw-pixel .beton in the temp dir, written once (from the same uint8 cache as (b))."
+    from scaling_mlps.data import load_dataset
+    from scaling_mlps.ffcv_loader import write_beton
+    path = Path(tempfile.gettempdir()) / "scaling_mlps_bench" / "cifar10_train_32.beton"
+    if not path.exists():
+        part = write_beton(load_dataset("cifar10", "train", data_dir=data_dir, progress=False), path.with_suffix(".part"))
+        os.replace(part, path)  # a run killed while writing leaves no half file behind under the final name
+    return path
+
+
+def feed_batches(feed: str, data_dir: Path, batch_size: int, seed: int = 0, ffcv_workers: int = 2):
     "An endless iterator of training batches (x float32 (B,3,32,32) normalized, y int64) for `feed`."
     import torch
     from scaling_mlps.data import CIFAR_MEAN, CIFAR_STD, load_dataset
@@ -50,6 +63,13 @@ def feed_batches(feed: str, data_dir: Path, batch_size: int, seed: int = 0):
         loader = DataLoader(ds, batch_size=batch_size, shuffle=True, num_workers=2, drop_last=True, persistent_workers=True,
                             prefetch_factor=2, generator=torch.Generator().manual_seed(seed))
         while True: yield from loader
+    if feed == "ffcv":
+        from scaling_mlps.data import CIFAR_MEAN, CIFAR_STD
+        from scaling_mlps.ffcv_loader import FFCVLoader
+        loader = FFCVLoader(cifar10_beton(data_dir), batch_size, train=True, resolution=32, mean=CIFAR_MEAN, std=CIFAR_STD,
+                            augment=True, crop_scale=SCALE, crop_ratio=RATIO, flip=True, device="cpu", seed=seed,
+                            num_workers=ffcv_workers)
+        while True: yield from loader
     raise ValueError(f"unknown feed {feed!r}; known: {', '.join(FEEDS)}")
 
 
@@ -63,7 +83,7 @@ def worker(args) -> dict:
     torch.manual_seed(0)
     model = get_model(f"B_6-Wi_{args.width}", 32, 10)
     opt = Lion(model.parameters(), lr=1e-4) if Lion else torch.optim.AdamW(model.parameters(), lr=1e-4)
-    batches = feed_batches(args.worker, Path(args.data_dir), args.batch_size)
+    batches = feed_batches(args.worker, Path(args.data_dir), args.batch_size, ffcv_workers=args.ffcv_workers)
 
     def step():
         x, y = next(batches)
@@ -79,6 +99,7 @@ def worker(args) -> dict:
     feed_times = []
     for _ in range(args.steps):
         t0 = time.perf_counter(); next(batches); feed_times.append(time.perf_counter() - t0)
+    batches.close()  # lets a feed stop its threads (FFCV's prefetching thread) before the interpreter exits
     B = args.batch_size
     # the median step is robust to the bursts of other work on a shared machine; the mean is what a run would see
     return {"feed": args.worker, "width": args.width, "img_per_s": B / statistics.median(times),
@@ -122,6 +143,7 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--feeds", nargs="+", default=list(FEEDS), choices=FEEDS)
+    p.add_argument("--ffcv-workers", type=int, default=2, help="FFCV's decoding threads for feed (d)")
     p.add_argument("--json", help="also write all runs to this file")
     p.add_argument("--paired", action="store_true", help="also run (a) and (b) alternating step by step in one process")
     p.add_argument("--worker", help=argparse.SUPPRESS)
@@ -132,6 +154,14 @@ def main(argv=None):
         print(json.dumps(paired_worker(args) if args.worker == "paired" else worker(args))); return
 
     feeds = list(args.feeds)
+    if "ffcv" in feeds:
+        from scaling_mlps.ffcv_loader import ffcv_available
+        if not ffcv_available():
+            print("skipping feed (d) ffcv: the ffcv package does not import here (optional: apt-get install pkg-config "
+                  'libopencv-dev libturbojpeg0-dev; pip install "scaling_mlps[ffcv]")')
+            feeds.remove("ffcv")
+        else: cifar10_beton(Path(args.data_dir))  # write the .beton now, outside every timed worker
+    if not feeds: return
     steps = dict(zip(args.widths, args.steps if len(args.steps) == len(args.widths) else args.steps[:1] * len(args.widths)))
     print(f"{os.cpu_count()} CPUs, {args.threads} torch threads, batch {args.batch_size}, load average {os.getloadavg()[0]:.1f}")
     runs = []
@@ -141,7 +171,7 @@ def main(argv=None):
             for feed in order:
                 cmd = [sys.executable, __file__, "--worker", feed, "--width", str(width), "--steps", str(steps[width]),
                        "--warmup", str(args.warmup), "--batch-size", str(args.batch_size), "--threads", str(args.threads),
-                       "--data-dir", str(args.data_dir)]
+                       "--data-dir", str(args.data_dir), "--ffcv-workers", str(args.ffcv_workers)]
                 out = subprocess.run(cmd, capture_output=True, text=True)
                 if out.returncode:
                     sys.exit(f"feed {feed} width {width} failed:\n{out.stderr[-3000:]}")
@@ -164,7 +194,8 @@ def main(argv=None):
     if args.json: Path(args.json).write_text(json.dumps({"runs": runs, "paired": paired}, indent=1))
     med = lambda feed, width, key="img_per_s": statistics.median(r[key] for r in runs if r["feed"] == feed and r["width"] == width)
     names = {"synthetic": "(a) synthetic, in memory", "ours": "(b) ours: DeviceLoader, crop + flip",
-             "torchvision": "(c) torchvision ImageFolder + DataLoader(2 workers)"}
+             "torchvision": "(c) torchvision ImageFolder + DataLoader(2 workers)",
+             "ffcv": f"(d) FFCV: raw .beton, crop decoder + flip ({args.ffcv_workers} threads)"}
     print(f"\nB-6 MLP, batch {args.batch_size}, {runs[0]['optimizer']}, CIFAR-10 32 px, {args.threads} threads; "
           f"img/s from the median step of each run, median of {args.repeats} runs per cell; load average now {os.getloadavg()[0]:.1f}\n")
     print("| feed | width | img/s | ratio to (a) | feed alone, img/s |")
