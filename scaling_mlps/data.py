@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_data.ipynb #7b15ff6c
 from __future__ import annotations
-import hashlib, json, multiprocessing, os, re, tempfile
+import hashlib, json, multiprocessing, os, re, tempfile, threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,6 +129,10 @@ def _decode_chunk(job: tuple) -> int:
     images.flush()
     return len(files)
 
+def _can_fork() -> bool:
+    "True where worker processes can be forked safely: the platform forks and this process runs one thread."
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
 def decode_images(files: list, resolution: int, out: str | os.PathLike, num_workers: int | None = None,
                   progress: bool = True, desc: str = "decode") -> np.ndarray:
     "Decode `files` into the .npy file `out` (uint8 N,3,R,R) with `num_workers` processes; returns it memory-mapped."
@@ -137,12 +141,15 @@ def decode_images(files: list, resolution: int, out: str | os.PathLike, num_work
     chunk = 256
     jobs = [(out, i, [str(f) for f in files[i:i+chunk]], resolution) for i in range(0, len(files), chunk)]
     num_workers = min(num_workers or os.cpu_count() or 1, len(jobs))
+    # Worker processes are forked (no re-import of the caller's script), which is only safe from a single-threaded
+    # process: a lock another thread holds at the fork stays locked in the child forever. Jupyter kernels and
+    # nbdev-test run threads, so there we decode in this process (Pillow holds the GIL: threads would not help).
+    if not _can_fork(): num_workers = 1
     with tqdm(total=len(files), desc=desc, unit="img", disable=not progress, leave=False) as bar:
         if num_workers <= 1:
             for job in jobs: bar.update(_decode_chunk(job))
-        else:  # fork where the platform has it: the worker needs no re-import of the caller's module
-            ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-            with ctx.Pool(num_workers) as pool:
+        else:
+            with multiprocessing.get_context("fork").Pool(num_workers) as pool:
                 for n in pool.imap_unordered(_decode_chunk, jobs): bar.update(n)
     return np.load(out, mmap_mode="r")
 

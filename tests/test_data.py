@@ -175,3 +175,19 @@ def test_balanced_subset_proportional():
     idx = balanced_subset(labels, 10, seed=0)
     assert torch.bincount(labels[idx]).tolist() == [5, 3, 2]
     assert torch.equal(idx, idx.sort().values) and len(idx.unique()) == 10
+
+
+def test_decode_images_pool_and_serial_agree(tmp_path, monkeypatch):
+    "Forked workers (single-threaded caller) and in-process decoding (threaded caller) write the same array."
+    from scaling_mlps import data
+    rng = np.random.default_rng(0)
+    files = []
+    for i in range(40):
+        Image.fromarray(rng.integers(0, 256, (24, 30, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+        files.append(tmp_path / f"{i}.png")
+    files = files * 20  # 800 files: several 256-image jobs
+    pooled = np.array(data.decode_images(files, 16, tmp_path / "pool.npy", num_workers=2, progress=False))
+    monkeypatch.setattr(data, "_can_fork", lambda: False)  # as under Jupyter or nbdev-test
+    serial = np.array(data.decode_images(files, 16, tmp_path / "serial.npy", num_workers=2, progress=False))
+    assert pooled.shape == (800, 3, 16, 16) and np.array_equal(pooled, serial)
+    assert (pooled[0] == decode_image(files[0], 16).transpose(2, 0, 1)).all()
