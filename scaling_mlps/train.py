@@ -366,7 +366,8 @@ def train(cfg: TrainConfig, progress: bool = True, data: tuple[ImageData, ImageD
     if main and out is not None:
         atomic_save(model.state_dict(), out / "model.pt")
         atomic_write_text(json.dumps(result, indent=2) + "\n", out / "result.json")
-    if started_dist: dist.destroy_process_group()
+    if started_dist:  # wait for rank 0's writes: a rank that tears gloo down early can abort at exit
+        dist.barrier(); dist.destroy_process_group()
     return result
 
 # %% ../nbs/08_train.ipynb #0b6e704e
