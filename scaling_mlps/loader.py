@@ -85,8 +85,9 @@ class DeviceLoader:
         return {"epoch": self.epoch, "step": self.step}
 
     def load_state_dict(self, state: dict) -> None:
-        self.epoch, self.step = int(state["epoch"]), int(state["step"])
-        if not 0 <= self.step <= len(self): raise ValueError(f"step={self.step} is outside this loader's epoch (0..{len(self)})")
+        epoch, step = int(state["epoch"]), int(state["step"])  # check first: a rejected position leaves this one as it was
+        if not 0 <= step <= len(self): raise ValueError(f"step={step} is outside this loader's epoch (0..{len(self)})")
+        self.epoch, self.step = epoch, step
 
     # -- batches -------------------------------------------------------------------------------------------------
     def order(self, epoch: int) -> torch.Tensor:
