@@ -4,16 +4,17 @@
 
 # %% ../nbs/06_augment.ipynb #0f1affd2
 from __future__ import annotations
-import math
-from collections.abc import Iterator, Sequence
+import functools, logging, math
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['interpolation_weights', 'bilinear_taps', 'two_tap_resample', 'resized_crop', 'random_crop_boxes',
-           'random_resized_crop', 'random_hflip', 'center_box', 'center_resize', 'normalize', 'mixup', 'tta_views']
+__all__ = ['interpolation_weights', 'bilinear_taps', 'two_tap_resample', 'resized_crop', 'rows_then_columns', 'crop_taps',
+           'compiled', 'two_tap_crop', 'crop_boxes', 'random_crop_boxes', 'random_crop_taps', 'random_resized_crop',
+           'random_hflip', 'center_box', 'center_resize', 'normalize', 'mixup', 'tta_views']
 
 # %% ../nbs/06_augment.ipynb #2860aa4a
 def interpolation_weights(start: torch.Tensor, length: torch.Tensor, n_out: int, n_in: int) -> torch.Tensor:
@@ -81,19 +82,57 @@ def resized_crop(x: torch.Tensor, boxes: torch.Tensor, size: int | tuple[int, in
     if out_dtype == torch.uint8: return out.round_().clamp_(0, 255).to(torch.uint8)
     return out.to(out_dtype)
 
-# %% ../nbs/06_augment.ipynb #05cad4e6
-def _uniform(n: int | tuple, low: float, high: float, generator, device) -> torch.Tensor:
-    shape = (n,) if isinstance(n, int) else n
-    return torch.rand(shape, generator=generator, device=device) * (high - low) + low
+# %% ../nbs/06_augment.ipynb #c973d989
+def rows_then_columns(x: torch.Tensor, ix: torch.Tensor, fx: torch.Tensor, iy: torch.Tensor, fy: torch.Tensor,
+                      scale: torch.Tensor | float = 1.0, shift: torch.Tensor | float = 0.0,
+                      idx: torch.Tensor | None = None) -> torch.Tensor:
+    "Two-tap resampling of uint8 `x[idx]` (B,C,H,W) like `two_tap_resample`, rows first, then `* scale + shift`: fp32."
+    if idx is not None: x = x[idx]  # compiled, this gather is fused into the first pass: no copy of the batch
+    B, C, H, W = x.shape
+    sw, sh = ix.shape[1], iy.shape[1]
+    iy = iy.view(B, 1, sh, 1).expand(B, C, sh, W)  # blend two whole uint8 rows per output row
+    rows = torch.lerp(x.gather(2, iy).float(), x.gather(2, iy + 1).float(), fy.view(B, 1, sh, 1)) * scale + shift
+    ix = ix.view(B, 1, 1, sw).expand(B, C, sh, sw)  # then two neighbours within each float row
+    return torch.lerp(rows.gather(3, ix), rows.gather(3, ix + 1), fx.view(B, 1, 1, sw))
 
-def random_crop_boxes(n: int, height: int, width: int, scale: Sequence[float] = (0.08, 1.0),
-                      ratio: Sequence[float] = (3/4, 4/3), generator: torch.Generator | None = None,
-                      device: torch.device | str = "cpu", tries: int = 10) -> torch.Tensor:
-    "`n` random boxes (top, left, height, width) inside a `height`×`width` image, as in RandomResizedCrop."
+def crop_taps(boxes: torch.Tensor, size: int, height: int, width: int,
+              flip: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    "`bilinear_taps` (ix, fx, iy, fy) of each box resized to `size`, flipped where `flip` is set."
+    boxes = boxes.float()
+    ix, fx = _flip_rows(flip, *bilinear_taps(boxes[:, 1], boxes[:, 3], size, width))
+    return ix, fx, *bilinear_taps(boxes[:, 0], boxes[:, 2], size, height)
+
+@functools.cache
+def compiled(fn: Callable) -> Callable:
+    "`fn` under `torch.compile` with static shapes, made once per process (it compiles at each new input shape)."
+    logger = logging.getLogger("torch.utils.cpp_extension")  # silence its 'No CUDA runtime is found' on CPU-only machines
+    level = logger.level; logger.setLevel(logging.ERROR)
+    try: import torch.utils.cpp_extension  # noqa: F401  (inductor imports it; the warning comes at import)
+    finally: logger.setLevel(level)
+    return torch.compile(fn, dynamic=False)
+
+def two_tap_crop(x: torch.Tensor, boxes: torch.Tensor, size: int, flip: torch.Tensor | None = None,
+                 scale: torch.Tensor | float = 1.0, shift: torch.Tensor | float = 0.0, compiled: bool = False) -> torch.Tensor:
+    "`resized_crop` of uint8 `x` (B,C,H,W) to `size` >= H, W (no box is shrunk), then `* scale + shift`: fp32."
+    B, C, H, W = _as_batch(x).shape
+    if size < max(H, W) or min(H, W) < 2:
+        raise ValueError(f"two_tap_crop only up-samples: size={size} must be >= the input's {H}x{W} (at least 2x2)")
+    # the taps stay outside the compiled kernel: fused into it, they would be recomputed for every output pixel
+    taps = crop_taps(boxes.to(x.device), size, H, W, flip)
+    return (_compiled(rows_then_columns) if compiled else rows_then_columns)(x, *taps, scale, shift)
+
+_compiled = compiled  # `two_tap_crop`'s argument `compiled` hides the function inside it
+
+# %% ../nbs/06_augment.ipynb #05cad4e6
+def crop_boxes(u: torch.Tensor, height: int, width: int, scale: Sequence[float] = (0.08, 1.0),
+               ratio: Sequence[float] = (3/4, 4/3)) -> torch.Tensor:
+    "Boxes (top, left, height, width) from uniform numbers `u` (n, 2*tries + 2), as in RandomResizedCrop."
     if not (0 < scale[0] <= scale[1]): raise ValueError(f"scale={tuple(scale)} must satisfy 0 < min <= max")
     if not (0 < ratio[0] <= ratio[1]): raise ValueError(f"ratio={tuple(ratio)} must satisfy 0 < min <= max")
-    area = _uniform((n, tries), scale[0], scale[1], generator, device) * (height * width)
-    aspect = torch.exp(_uniform((n, tries), math.log(ratio[0]), math.log(ratio[1]), generator, device))
+    tries = (u.shape[1] - 2) // 2
+    area = (u[:, :tries] * (scale[1] - scale[0]) + scale[0]) * (height * width)
+    log_lo, log_hi = math.log(ratio[0]), math.log(ratio[1])
+    aspect = torch.exp(u[:, tries:2 * tries] * (log_hi - log_lo) + log_lo)
     w, h = (area * aspect).sqrt(), (area / aspect).sqrt()
     fits = (w <= width) & (h <= height)
     first = fits.float().argmax(1, keepdim=True)  # the first candidate that fits (0 if none does)
@@ -102,9 +141,19 @@ def random_crop_boxes(n: int, height: int, width: int, scale: Sequence[float] = 
     in_ratio = width / height
     fw, fh = (width, width / ratio[0]) if in_ratio < ratio[0] else (height * ratio[1], height) if in_ratio > ratio[1] else (width, height)
     w, h = torch.where(ok, w, torch.full_like(w, fw)), torch.where(ok, h, torch.full_like(h, fh))
-    top = torch.rand(n, generator=generator, device=device) * (height - h)
-    left = torch.rand(n, generator=generator, device=device) * (width - w)
-    return torch.stack([top, left, h, w], 1)
+    return torch.stack([u[:, -2] * (height - h), u[:, -1] * (width - w), h, w], 1)
+
+def random_crop_boxes(n: int, height: int, width: int, scale: Sequence[float] = (0.08, 1.0),
+                      ratio: Sequence[float] = (3/4, 4/3), generator: torch.Generator | None = None,
+                      device: torch.device | str = "cpu", tries: int = 10) -> torch.Tensor:
+    "`n` random boxes (top, left, height, width) inside a `height`×`width` image, as in RandomResizedCrop."
+    return crop_boxes(torch.rand(n, 2 * tries + 2, generator=generator, device=device), height, width, scale, ratio)
+
+def random_crop_taps(u: torch.Tensor, height: int, width: int, size: int, scale: Sequence[float] = (0.08, 1.0),
+                     ratio: Sequence[float] = (3/4, 4/3), flip: bool = True):
+    "`crop_taps` of the boxes `crop_boxes(u[:, :-1])`, flipped where `u[:, -1] < 0.5` (if `flip`): one batch's crops."
+    flips = u[:, -1] < 0.5 if flip else None
+    return crop_taps(crop_boxes(u[:, :-1], height, width, scale, ratio), size, height, width, flips)
 
 def random_resized_crop(x: torch.Tensor, size: int | tuple[int, int], scale: Sequence[float] = (0.08, 1.0),
                         ratio: Sequence[float] = (3/4, 4/3), generator: torch.Generator | None = None) -> torch.Tensor:

@@ -4,17 +4,17 @@
 
 # %% ../nbs/07_loader.ipynb #4a94a247
 from __future__ import annotations
-import math
+import math, warnings
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
 
-from .augment import bilinear_taps, center_resize, random_crop_boxes, resized_crop, two_tap_resample
+from .augment import center_resize, compiled, crop_boxes, random_crop_taps, resized_crop, rows_then_columns
 from .core import compute_dtype, default_device
 
 # %% auto #0
-__all__ = ['mix_seed', 'place_images', 'DeviceLoader']
+__all__ = ['CROP_TRIES', 'mix_seed', 'place_images', 'DeviceLoader']
 
 # %% ../nbs/07_loader.ipynb #31ee1a21
 def mix_seed(*values: int) -> int:
@@ -34,14 +34,16 @@ def place_images(images: torch.Tensor, device: torch.device, on_device: bool | N
     except RuntimeError: return images, "host"  # too big to pin: pageable copies (slower, still correct)
 
 # %% ../nbs/07_loader.ipynb #61617ed2
+CROP_TRIES = 10  # candidate boxes per image, as torchvision's RandomResizedCrop
+
 class DeviceLoader:
     "Batches `(x, y)` from uint8 `images` (N,C,H,W): x normalized `dtype` (B,C,R,R) on `device`, y int64."
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, *, train: bool,
                  resolution: int | None = None, mean: Sequence[float], std: Sequence[float], augment: bool = False,
                  crop_scale: Sequence[float] = (0.08, 1.0), crop_ratio: Sequence[float] = (3/4, 4/3), flip: bool = True,
                  device: str | torch.device | None = None, dtype: torch.dtype | None = None, seed: int = 0,
-                 rank: int = 0, world_size: int = 1, on_device: bool | None = None, cpu_chunk: int = 128,
-                 cpu_threads: int | None = 1):
+                 rank: int = 0, world_size: int = 1, on_device: bool | None = None, cpu_chunk: int | None = None,
+                 compile_augment: bool = True):
         if images.ndim != 4 or images.dtype != torch.uint8:
             raise ValueError(f"images must be uint8 (N,C,H,W), got {images.dtype} {tuple(images.shape)}")
         if len(images) != len(labels): raise ValueError(f"{len(images)} images but {len(labels)} labels")
@@ -54,7 +56,7 @@ class DeviceLoader:
         self.batch_size, self.train, self.augment, self.flip = batch_size, train, augment, flip
         self.resolution = resolution or images.shape[-1]
         self.crop_scale, self.crop_ratio = tuple(crop_scale), tuple(crop_ratio)
-        self.seed, self.rank, self.world_size, self.cpu_chunk, self.cpu_threads = seed, rank, world_size, cpu_chunk, cpu_threads
+        self.seed, self.rank, self.world_size, self.cpu_chunk, self.compile_augment = seed, rank, world_size, cpu_chunk, compile_augment
         C = images.shape[1]
         if len(mean) != C or len(std) != C: raise ValueError(f"mean {tuple(mean)} and std {tuple(std)} need one value per channel ({C})")
         std_t = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, C, 1, 1)
@@ -118,40 +120,41 @@ class DeviceLoader:
 
     def batch(self, epoch: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         "Batch `step` of `epoch`, computed from scratch (what iteration yields at that position)."
-        threads = torch.get_num_threads()
-        if self.device.type != "cpu" or not self.cpu_threads or self.cpu_threads == threads: return self._batch(epoch, step)
-        torch.set_num_threads(self.cpu_threads)  # for this batch only; the model's own threads are restored below
-        try: return self._batch(epoch, step)
-        finally: torch.set_num_threads(threads)
-
-    def _batch(self, epoch: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         self.order(epoch)
         sl = slice(step * self.batch_size, (step + 1) * self.batch_size)
         idx, idx_device = self._order[1][sl], self._order[2][sl]
-        x = self._take(idx_device if self.placement == "device" else idx)
-        B, C, H, W = x.shape
-        R = self.resolution
-        boxes = flips = taps = None
+        y = self.labels.index_select(0, idx_device)
+        (C, H, W), R = self.images.shape[1:], self.resolution
+        boxes = flips = None
         if self.train and self.augment:
             g = torch.Generator(device=self.device).manual_seed(mix_seed(self.seed, epoch, step, self.rank))
-            boxes = random_crop_boxes(B, H, W, self.crop_scale, self.crop_ratio, g, self.device)
-            flips = torch.rand(B, generator=g, device=self.device) < 0.5 if self.flip else None
-            if R >= H and R >= W and H > 1 and W > 1:  # up-sampling: two taps per axis, computed once for the batch
-                ix, fx = bilinear_taps(boxes[:, 1], boxes[:, 3], R, W)
-                if flips is not None: ix, fx = (torch.where(flips[:, None], t.flip(1), t) for t in (ix, fx))
-                taps = (ix, fx, *bilinear_taps(boxes[:, 0], boxes[:, 2], R, H))
-        out = torch.empty(B, C, R, R, dtype=self.dtype, device=self.device)
-        chunk = B if self.device.type == "cuda" else self.cpu_chunk
-        for i in range(0, B, chunk):
+            u = torch.rand(len(idx), 2 * CROP_TRIES + 3, generator=g, device=self.device)  # per image: its box, its flip
+            if (x := self._fused_batch(idx_device, u)) is not None: return x, y
+            boxes = crop_boxes(u[:, :-1], H, W, self.crop_scale, self.crop_ratio)
+            flips = u[:, -1] < 0.5 if self.flip else None
+        x = self._take(idx_device if self.placement == "device" else idx)
+        out = torch.empty(len(x), C, R, R, dtype=self.dtype, device=self.device)
+        chunk = len(x) if self.device.type == "cuda" else self.cpu_chunk or max(1, 2**17 // (R * R))  # 128 images at 32 px
+        for i in range(0, len(x), chunk):
             piece = slice(i, i + chunk)
             # normalize first: resampling is linear with weights that sum to 1, so the order does not matter,
             # and the input is never larger than the output when up-sampling (4x smaller for 32 -> 64 px)
             xs = x[piece].float().mul_(self._scale).add_(self._shift)
-            if taps is not None and out.dtype == torch.float32: two_tap_resample(xs, *(t[piece] for t in taps), out=out[piece])
-            elif taps is not None: out[piece] = two_tap_resample(xs, *(t[piece] for t in taps))
-            elif boxes is not None: out[piece] = resized_crop(xs, boxes[piece], R, flip=None if flips is None else flips[piece])
-            else: out[piece] = center_resize(xs, R)
-        return out, self.labels.index_select(0, idx_device)
+            if boxes is None: out[piece] = center_resize(xs, R)
+            else: out[piece] = resized_crop(xs, boxes[piece], R, flip=None if flips is None else flips[piece])
+        return out, y
+
+    def _fused_batch(self, idx: torch.Tensor, u: torch.Tensor) -> torch.Tensor | None:
+        "The training batch from two compiled kernels (CPU, up-sampling crops), or None where that does not apply or work."
+        (H, W), R = self.images.shape[-2:], self.resolution
+        if not self.compile_augment or self.device.type != "cpu" or R < max(H, W) or min(H, W) < 2: return None
+        try:  # kernel 1: the crops' taps from u (materialized: fused into kernel 2 they would be recomputed per pixel);
+            # kernel 2: gather the batch's images, blend rows, then columns, normalize: one pass over the batch
+            taps = compiled(random_crop_taps)(u, H, W, R, self.crop_scale, self.crop_ratio, self.flip)
+            return compiled(rows_then_columns)(self.images, *taps, self._scale, self._shift, idx).to(self.dtype)
+        except Exception as e:  # e.g. no C++ compiler for inductor here: the eager path computes the same batch
+            warnings.warn(f"compiling the CPU augmentation failed ({type(e).__name__}: {str(e)[:200]}); using eager ops")
+            self.compile_augment = False
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         epoch = self.epoch

@@ -119,3 +119,19 @@ def test_low_precision_batches_keep_their_dtype(dtype):
     assert random_resized_crop(x, 16).dtype == dtype and center_resize(x, 16).dtype == dtype
     xm, t = mixup(x, torch.arange(4), 4, generator=torch.Generator().manual_seed(0))
     assert xm.dtype == dtype and t.dtype == torch.float32
+
+
+def test_two_tap_crop_is_resized_crop_then_normalize():
+    from scaling_mlps.augment import two_tap_crop
+    g = torch.Generator().manual_seed(3)
+    x = torch.randint(0, 256, (32, 3, 16, 12), dtype=torch.uint8, generator=g)
+    boxes = random_crop_boxes(32, 16, 12, generator=g)
+    flip = torch.rand(32, generator=g) < 0.5
+    scale, shift = torch.tensor([0.5, 1.0, 2.0]).view(1, 3, 1, 1), torch.tensor([-1.0, 0.0, 1.0]).view(1, 3, 1, 1)
+    expected = resized_crop(x.float(), boxes, 20, flip=flip) * scale + shift
+    for compiled in (False, True):
+        out = two_tap_crop(x, boxes, 20, flip, scale, shift, compiled=compiled)
+        assert out.dtype == torch.float32 and out.shape == (32, 3, 20, 20)
+        torch.testing.assert_close(out, expected, atol=1e-3, rtol=1e-5)
+    with pytest.raises(ValueError, match="size=8"):
+        two_tap_crop(x, boxes, 8)

@@ -111,15 +111,20 @@ def test_real_cifar10_epoch(real_data_dir):
     assert abs(x.mean().item()) < 0.3 and 0.7 < x.std().item() < 1.3  # roughly standardized
 
 
-def test_cpu_threads_are_restored_for_the_model():
+def test_compiled_augmentation_equals_eager_and_falls_back(monkeypatch):
+    import scaling_mlps.loader as loader_module
     images, labels = numbered(n=64)
-    before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(2)
-        loader = DeviceLoader(images, labels, 16, train=True, augment=True, device="cpu", cpu_threads=1, **STATS)
-        one = [x for x, _ in loader]
-        assert torch.get_num_threads() == 2
-        loader2 = DeviceLoader(images, labels, 16, train=True, augment=True, device="cpu", cpu_threads=None, **STATS)
-        assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(one, [x for x, _ in loader2]))  # same batches either way
-    finally:
-        torch.set_num_threads(before)
+    fast = DeviceLoader(images, labels, 16, train=True, augment=True, device="cpu", **STATS)
+    fast_batches = [x for x, _ in fast]
+    assert fast.compile_augment  # still on: the compiled path ran (a failure would have switched it off)
+    eager = [x for x, _ in DeviceLoader(images, labels, 16, train=True, augment=True, device="cpu", compile_augment=False, **STATS)]
+    assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(fast_batches, eager))
+    assert not torch.equal(fast_batches[0], eager[1])
+
+    def no_compiler(*args, **kwargs): raise RuntimeError("no C++ compiler found")
+    monkeypatch.setattr(loader_module, "compiled", lambda fn: no_compiler)
+    broken = DeviceLoader(images, labels, 16, train=True, augment=True, device="cpu", **STATS)
+    with pytest.warns(UserWarning, match="no C\\+\\+ compiler found"):
+        fallback = [x for x, _ in broken]
+    assert not broken.compile_augment  # warned once, then eager for good
+    assert all(torch.equal(a, b) for a, b in zip(fallback, eager))
