@@ -79,8 +79,8 @@ def resolve_scale(scale: str = "auto") -> str:
 # %% ../nbs/13_experiments.ipynb #557f696f
 SCALE_CHANGES = {
     "paper": {},
-    "laptop": dict(width=128, batch_size=256, lr=3e-4, epochs={100: 5, 1000: 5, 5000: 25},
-                   dataset_epochs={"tinyimagenet": {100: 2, 1000: 2, 5000: 10}},  # twice the images per epoch
+    "laptop": dict(width=256, batch_size=256, lr=1e-4, epochs={100: 10, 1000: 10, 5000: 50},
+                   dataset_epochs={"tinyimagenet": {100: 4, 1000: 4, 5000: 20}},  # twice the images per epoch
                    resolution={"tinyimagenet": 32}, datasets=("cifar10", "cifar100", "tinyimagenet")),
     "ci": dict(width=32, batch_size=64, lr=1e-3, epochs={100: 1, 1000: 1, 5000: 2}, n_train=320,
                resolution={}, datasets=("cifar10", "cifar100", "tinyimagenet")),
