@@ -4,7 +4,6 @@
 
 # %% ../nbs/07b_ffcv.ipynb #f37fac3a
 from __future__ import annotations
-import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import torch
 
 from .core import compute_dtype, default_device
 from .data import ImageData
-from .loader import mix_seed
+from .loader import EpochPosition
 
 # %% auto #0
 __all__ = ['FFCV_INSTALL', 'ffcv_available', 'require_ffcv', 'write_beton', 'FFCVLoader']
@@ -64,7 +63,7 @@ class _GivenOrder:
     def sample_order(self, epoch: int) -> np.ndarray: return self.order
 
 # %% ../nbs/07b_ffcv.ipynb #be2b186e
-class FFCVLoader:
+class FFCVLoader(EpochPosition):
     "`DeviceLoader`'s interface over an FFCV `.beton` (see `write_beton`): yields x normalized `dtype` (B,C,R,R) on `device`, y int64."
     def __init__(self, path: str | Path, batch_size: int, *, train: bool, resolution: int | None = None,
                  mean: Sequence[float], std: Sequence[float], augment: bool = False,
@@ -112,34 +111,9 @@ class FFCVLoader:
                                           order=ffcv.loader.OrderOption.SEQUENTIAL, drop_last=False,
                                           batches_ahead=batches_ahead, pipelines={"image": image, "label": label})
 
-    # -- sizes and position, exactly as DeviceLoader -------------------------------------------------------------
-    @property
-    def num_examples(self) -> int:
-        "Examples this rank sees per epoch."
-        return self.n // self.world_size if self.train else len(range(self.rank, self.n, self.world_size))
-
-    def __len__(self) -> int:
-        "Batches per epoch on this rank (training drops the last partial batch)."
-        return self.num_examples // self.batch_size if self.train else math.ceil(self.num_examples / self.batch_size)
-
-    def set_epoch(self, epoch: int) -> None:
-        "Start `epoch` from its first batch on the next iteration."
-        self.epoch, self.step = int(epoch), 0
-
-    def state_dict(self) -> dict:
-        "The position: the next batch is batch `step` of epoch `epoch`."
-        return {"epoch": self.epoch, "step": self.step}
-
-    def load_state_dict(self, state: dict) -> None:
-        epoch, step = int(state["epoch"]), int(state["step"])
-        if not 0 <= step <= len(self): raise ValueError(f"step={step} is outside this loader's epoch (0..{len(self)})")
-        self.epoch, self.step = epoch, step
-
     def order(self, epoch: int) -> torch.Tensor:
-        "Indices this rank visits in `epoch`: `DeviceLoader.order`'s seeded permutation when training, in order when evaluating."
-        if not self.train: return torch.arange(self.rank, self.n, self.world_size)
-        perm = torch.randperm(self.n, generator=torch.Generator().manual_seed(mix_seed(self.seed, epoch)))
-        return perm[self.rank::self.world_size][:self.num_examples]
+        "Indices this rank visits in `epoch`: `DeviceLoader`'s (`epoch_order`)."
+        return self.epoch_order(epoch)
 
     # -- batches -------------------------------------------------------------------------------------------------
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

@@ -14,7 +14,7 @@ from .augment import center_resize, compiled, crop_boxes, random_crop_taps, resi
 from .core import compute_dtype, default_device
 
 # %% auto #0
-__all__ = ['CROP_TRIES', 'mix_seed', 'place_images', 'DeviceLoader']
+__all__ = ['CROP_TRIES', 'mix_seed', 'place_images', 'EpochPosition', 'DeviceLoader']
 
 # %% ../nbs/07_loader.ipynb #31ee1a21
 def mix_seed(*values: int) -> int:
@@ -33,10 +33,45 @@ def place_images(images: torch.Tensor, device: torch.device, on_device: bool | N
     try: return images.pin_memory(), "pinned"
     except RuntimeError: return images, "host"  # too big to pin: pageable copies (slower, still correct)
 
+# %% ../nbs/07_loader.ipynb #134482e2
+class EpochPosition:
+    "Sizes, per-epoch order and resumable position of a loader with `n`, `batch_size`, `train`, `seed`, `rank`, `world_size`."
+    epoch: int = 0
+    step: int = 0
+
+    @property
+    def num_examples(self) -> int:
+        "Examples this rank sees per epoch."
+        return self.n // self.world_size if self.train else len(range(self.rank, self.n, self.world_size))
+
+    def __len__(self) -> int:
+        "Batches per epoch on this rank (training drops the last partial batch)."
+        n = self.num_examples
+        return n // self.batch_size if self.train else math.ceil(n / self.batch_size)
+
+    def epoch_order(self, epoch: int) -> torch.Tensor:
+        "Indices this rank visits in `epoch`: a seeded permutation when training, in order when evaluating."
+        if not self.train: return torch.arange(self.rank, self.n, self.world_size)
+        perm = torch.randperm(self.n, generator=torch.Generator().manual_seed(mix_seed(self.seed, epoch)))
+        return perm[self.rank::self.world_size][:self.num_examples]  # same length on every rank
+
+    def set_epoch(self, epoch: int) -> None:
+        "Start `epoch` from its first batch on the next iteration."
+        self.epoch, self.step = int(epoch), 0
+
+    def state_dict(self) -> dict:
+        "The position: the next batch is batch `step` of epoch `epoch`."
+        return {"epoch": self.epoch, "step": self.step}
+
+    def load_state_dict(self, state: dict) -> None:
+        epoch, step = int(state["epoch"]), int(state["step"])  # check first: a rejected position leaves this one as it was
+        if not 0 <= step <= len(self): raise ValueError(f"step={step} is outside this loader's epoch (0..{len(self)})")
+        self.epoch, self.step = epoch, step
+
 # %% ../nbs/07_loader.ipynb #61617ed2
 CROP_TRIES = 10  # candidate boxes per image, as torchvision's RandomResizedCrop
 
-class DeviceLoader:
+class DeviceLoader(EpochPosition):
     "Batches `(x, y)` from uint8 `images` (N,C,H,W): x normalized `dtype` (B,C,R,R) on `device`, y int64."
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, *, train: bool,
                  resolution: int | None = None, mean: Sequence[float], std: Sequence[float], augment: bool = False,
@@ -53,6 +88,7 @@ class DeviceLoader:
         self.dtype = dtype or compute_dtype(self.device)
         self.images, self.placement = place_images(images, self.device, on_device)
         self.labels = labels.to(self.device, torch.int64)
+        self.n = len(labels)
         self.batch_size, self.train, self.augment, self.flip = batch_size, train, augment, flip
         self.resolution = resolution or images.shape[-1]
         self.crop_scale, self.crop_ratio = tuple(crop_scale), tuple(crop_ratio)
@@ -65,41 +101,11 @@ class DeviceLoader:
         self.epoch, self.step = 0, 0
         self._staging = []  # pinned buffers and their copy events (placement 'pinned' / 'host' only)
 
-    # -- sizes ---------------------------------------------------------------------------------------------------
-    @property
-    def num_examples(self) -> int:
-        "Examples this rank sees per epoch."
-        n = len(self.labels)
-        return n // self.world_size if self.train else len(range(self.rank, n, self.world_size))
-
-    def __len__(self) -> int:
-        "Batches per epoch on this rank (training drops the last partial batch)."
-        n = self.num_examples
-        return n // self.batch_size if self.train else math.ceil(n / self.batch_size)
-
-    # -- position ------------------------------------------------------------------------------------------------
-    def set_epoch(self, epoch: int) -> None:
-        "Start `epoch` from its first batch on the next iteration."
-        self.epoch, self.step = int(epoch), 0
-
-    def state_dict(self) -> dict:
-        "The position: the next batch is batch `step` of epoch `epoch`."
-        return {"epoch": self.epoch, "step": self.step}
-
-    def load_state_dict(self, state: dict) -> None:
-        epoch, step = int(state["epoch"]), int(state["step"])  # check first: a rejected position leaves this one as it was
-        if not 0 <= step <= len(self): raise ValueError(f"step={step} is outside this loader's epoch (0..{len(self)})")
-        self.epoch, self.step = epoch, step
-
     # -- batches -------------------------------------------------------------------------------------------------
     def order(self, epoch: int) -> torch.Tensor:
-        "Indices (CPU) this rank visits in `epoch`: a seeded permutation when training, in order when evaluating."
+        "Indices (CPU) this rank visits in `epoch` (`epoch_order`), kept with their copy on the device."
         if getattr(self, "_order", (None,))[0] != epoch:
-            n = len(self.labels)
-            if not self.train: order = torch.arange(self.rank, n, self.world_size)
-            else:  # the same permutation on every rank (the seed does not involve the rank), then this rank's share
-                perm = torch.randperm(n, generator=torch.Generator().manual_seed(mix_seed(self.seed, epoch)))
-                order = perm[self.rank::self.world_size][:self.num_examples]  # same length on every rank
+            order = self.epoch_order(epoch)
             self._order = (epoch, order, order.to(self.device))
         return self._order[1]
 
