@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_train.ipynb #0b4ec33b
 from __future__ import annotations
-import dataclasses, json, math, os, time
+import dataclasses, gc, json, math, os, time
 from contextlib import nullcontext
 from dataclasses import dataclass, asdict
 from pathlib import Path
@@ -367,6 +367,7 @@ def train(cfg: TrainConfig, progress: bool = True, data: tuple[ImageData, ImageD
         atomic_save(model.state_dict(), out / "model.pt")
         atomic_write_text(json.dumps(result, indent=2) + "\n", out / "result.json")
     if started_dist:  # wait for rank 0's writes: a rank that tears gloo down early can abort at exit
+        del net, ddp; gc.collect()  # free DDP's reducer (and the gloo work it holds) now, not at interpreter exit
         dist.barrier(); dist.destroy_process_group()
     return result
 
