@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools, logging, math
 from collections.abc import Callable, Iterator, Sequence
 
+import einops
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -204,10 +205,9 @@ def mixup(x: torch.Tensor, y: torch.Tensor, num_classes: int, alpha: float = 0.8
 
 # %% ../nbs/06_augment.ipynb #98c1c51f
 def tta_views(x: torch.Tensor, k: int, size: int, scale: Sequence[float] = (0.4, 1.0), ratio: Sequence[float] = (1.0, 1.0),
-              flip: bool = True, generator: torch.Generator | None = None) -> Iterator[torch.Tensor]:
-    "`k` random views (B,C,size,size) of the batch `x`: random resized crops, plus random flips; dtype of `x`."
+              flip: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
+    "`k` random views of each image of the batch `x` as one batch (k·B, C, size, size), view-major; dtype of `x`."
     B, C, H, W = _as_batch(x).shape
-    for _ in range(k):
-        boxes = random_crop_boxes(B, H, W, scale, ratio, generator, x.device)
-        flips = torch.rand(B, generator=generator, device=x.device) < 0.5 if flip else None
-        yield resized_crop(x, boxes, size, flip=flips)
+    boxes = random_crop_boxes(k * B, H, W, scale, ratio, generator, x.device)
+    flips = torch.rand(k * B, generator=generator, device=x.device) < 0.5 if flip else None
+    return resized_crop(einops.repeat(x, "b c h w -> (k b) c h w", k=k), boxes, size, flip=flips)

@@ -8,8 +8,10 @@ import argparse, dataclasses, inspect, json, os, sys, typing
 
 import torch
 
-from .train import TrainConfig, OPTIMIZERS, SCHEDULERS, TTA_AVERAGES, train, evaluate, measure_throughput
-from .finetune import FINETUNE_DEFAULTS, LINEAR_PROBE_DEFAULTS, finetune_config, load_pretrained
+from .train import TrainConfig, OPTIMIZERS, SCHEDULERS, train, measure_throughput
+from .evaluate import TTA_AVERAGES, evaluate
+from .hub import load_pretrained
+from .finetune import FINETUNE_DEFAULTS, LINEAR_PROBE_DEFAULTS, finetune_config
 
 # %% auto #0
 __all__ = ['CHOICES', 'HELP', 'add_config_flags', 'build_parser', 'run', 'main']
@@ -140,6 +142,17 @@ def main(argv: list[str] | None = None) -> None:
     run(argv)
 
 # %% ../nbs/11_cli.ipynb #ce48e987
+def _run_crops(checkpoint) -> dict:
+    "crop_scale, crop_ratio and flip of the run that wrote `checkpoint` (a run directory or a file in one), if it says."
+    from pathlib import Path
+    if not Path(checkpoint).exists(): return {}  # a published name: no run settings
+    folder = Path(checkpoint) if Path(checkpoint).is_dir() else Path(checkpoint).parent
+    for name in ("result.json", "run.json"):
+        if (folder / name).exists():
+            cfg = json.loads((folder / name).read_text()).get("config", {})
+            if "crop_scale" in cfg: return {k: cfg[k] for k in ("crop_scale", "crop_ratio", "flip") if k in cfg}
+    return {}
+
 def _eval(args) -> dict:
     from scaling_mlps.data import load_dataset
     model, info = load_pretrained(args.checkpoint, args.data_dir)
@@ -149,9 +162,10 @@ def _eval(args) -> dict:
     from scaling_mlps.core import default_device
     device = default_device(args.device); model.to(device)
     kw = dict(mean=data.mean, std=data.std, resolution=info["resolution"], batch_size=args.batch_size, device=device, progress=args.progress)
+    crops = _run_crops(args.checkpoint)  # TTA crops as the run trained with, else the authors' fine-tuning crops
     result = {"checkpoint": str(args.checkpoint), "dataset": args.dataset, "arch": info["arch"],
               "test_acc": evaluate(model, data.images, data.labels, **kw), "tta": args.tta,
-              "tta_acc": evaluate(model, data.images, data.labels, tta=args.tta, average=args.tta_average, seed=args.seed, **kw) if args.tta else None}
+              "tta_acc": evaluate(model, data.images, data.labels, tta=args.tta, average=args.tta_average, seed=args.seed, **crops, **kw) if args.tta else None}
     _print_result(result, args.json, f"{info['arch']} on {args.dataset}: test accuracy {_pct(result['test_acc'])}"
                   + (f", with {args.tta} TTA views {_pct(result['tta_acc'])}" if args.tta else ""))
     return result

@@ -4,86 +4,16 @@
 
 # %% ../nbs/09_finetune.ipynb #a2a921ac
 from __future__ import annotations
-import dataclasses, math, os, re
-from pathlib import Path
+import os
 
-import torch
-from torch import nn
-
-from .models import get_model
 from .train import TrainConfig, train
 
 # %% auto #0
-__all__ = ['FINETUNE_DEFAULTS', 'LINEAR_PROBE_DEFAULTS', 'load_state_dict_file', 'infer_arch', 'resolve_checkpoint',
-           'load_pretrained', 'transfer_model', 'transfer_param_groups', 'finetune_config', 'finetune']
-
-# %% ../nbs/09_finetune.ipynb #13df7170
-def load_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    "The model state dict in `path` (a state-dict file, a training checkpoint, or a run directory), loaded without unpickling code."
-    path = Path(path)
-    if path.is_dir(): path = path / "model.pt"
-    if not path.exists(): raise FileNotFoundError(f"no checkpoint at {path}")
-    obj = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(obj, dict) and isinstance(obj.get("model"), dict): obj = obj["model"]
-    if not isinstance(obj, dict): raise ValueError(f"{path} holds a {type(obj).__name__}, expected a state dict")
-    state = {re.sub(r"^(module\.|_orig_mod\.)+", "", k): v for k, v in obj.items()}
-    if "linear_in.weight" not in state:
-        raise ValueError(f"{path} does not hold an MLP state dict (no 'linear_in.weight'; keys: {list(state)[:5]})")
-    return state
-
-# %% ../nbs/09_finetune.ipynb #fb61e183
-def infer_arch(state: dict[str, torch.Tensor], channels: int = 3) -> dict:
-    "{'arch', 'resolution', 'num_classes', 'channels', 'width'} of the MLP whose weights are `state`."
-    width, dim_in = state["linear_in.weight"].shape
-    resolution = math.isqrt(dim_in // channels)
-    if channels * resolution * resolution != dim_in:
-        raise ValueError(f"linear_in takes {dim_in} inputs, which is not {channels}*R*R for an integer R")
-    depth = len({int(m[1]) for k in state if (m := re.match(r"blocks\.(\d+)\.", k))})
-    if "blocks.0.block.0.weight" in state:
-        expansion = state["blocks.0.block.0.weight"].shape[0] // width
-        arch = f"B_{depth}-Wi_{width}" + (f"-Exp_{expansion}" if expansion != 4 else "")
-    else: arch = f"S_{depth + 1}-Wi_{width}"
-    return {"arch": arch, "resolution": resolution, "num_classes": state["linear_out.weight"].shape[0],
-            "channels": channels, "width": width}
-
-# %% ../nbs/09_finetune.ipynb #aa997a56
-def resolve_checkpoint(init_from: str | os.PathLike, data_dir=None) -> dict[str, torch.Tensor]:
-    "The state dict named by `init_from`: a file, a run directory, or a hub name (downloaded if needed)."
-    if Path(init_from).exists(): return load_state_dict_file(init_from)
-    from scaling_mlps.hub import CHECKPOINTS, load_hub_checkpoint  # hub builds on this module
-    if str(init_from) in CHECKPOINTS: return load_hub_checkpoint(str(init_from), data_dir)
-    raise FileNotFoundError(f"init_from={str(init_from)!r} is neither a file nor a run directory nor one of the "
-                            f"published checkpoints {sorted(CHECKPOINTS)}")
-
-def load_pretrained(init_from: str | os.PathLike, data_dir=None, **options) -> tuple[nn.Module, dict]:
-    "The model stored at `init_from` with its weights, and `infer_arch`'s description of it."
-    state = resolve_checkpoint(init_from, data_dir)
-    info = infer_arch(state)
-    model = get_model(info["arch"], info["resolution"], info["num_classes"], channels=info["channels"], **options)
-    model.load_state_dict(state, strict=True)
-    return model, info
-
-def transfer_model(init_from: str | os.PathLike, num_classes: int, data_dir=None, **options) -> tuple[nn.Module, dict]:
-    "The pre-trained model at `init_from` with a new, freshly initialized `linear_out` for `num_classes` classes."
-    model, info = load_pretrained(init_from, data_dir, **options)
-    model.linear_out = nn.Linear(model.linear_out.in_features, num_classes)
-    return model, info
-
-def transfer_param_groups(model: nn.Module, mode: str, lr: float, body_lr_mult: float = 0.1) -> list[dict]:
-    "Parameter groups: `linear` trains only the head (the body is frozen); `finetune` trains the body at `lr * body_lr_mult`."
-    head = list(model.linear_out.parameters())
-    head_ids = {id(p) for p in head}
-    body = [p for p in model.parameters() if id(p) not in head_ids]
-    if mode == "linear":
-        for p in body: p.requires_grad_(False)
-        return [{"params": head, "base_lr": lr}]
-    if mode == "finetune":
-        return [{"params": head, "base_lr": lr}, {"params": body, "base_lr": lr * body_lr_mult}]
-    raise ValueError(f"mode={mode!r}; expected 'finetune' or 'linear'")
+__all__ = ['FINETUNE_DEFAULTS', 'LINEAR_PROBE_DEFAULTS', 'finetune_config', 'finetune']
 
 # %% ../nbs/09_finetune.ipynb #580d6e83
 FINETUNE_DEFAULTS = dict(mode="finetune", optimizer="sgd", lr=0.01, body_lr_mult=0.1, batch_size=2048, epochs=50,
-                         weight_decay=1e-4, label_smoothing=0.3, mixup=0.0, augment=True, crop_scale=(0.4, 1.0),
+                         weight_decay=0.0, label_smoothing=0.3, mixup=0.0, augment=True, crop_scale=(0.4, 1.0),
                          crop_ratio=(1.0, 1.0), clip_grad=1.0, scheduler="none", checkpoint_every=10)
 LINEAR_PROBE_DEFAULTS = FINETUNE_DEFAULTS | dict(mode="linear", optimizer="lion", lr=1e-5)
 

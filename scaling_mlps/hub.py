@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from .core import get_data_dir, download_url, DownloadError
-from .finetune import load_state_dict_file, infer_arch
+from .models import get_model, load_state_dict_file, infer_arch
 
 # %% auto #0
 __all__ = ['DRIVE_FOLDER', 'CHECKPOINTS', 'HubCheckpoint', 'list_checkpoints', 'hub_path', 'download_checkpoint',
-           'load_hub_checkpoint']
+           'load_hub_checkpoint', 'resolve_checkpoint', 'load_pretrained']
 
 # %% ../nbs/10_hub.ipynb #01f6248d
 DRIVE_FOLDER = "https://drive.google.com/drive/folders/17pbKnQgftxkGW5zZGuUvN1C---DesqOW"
@@ -123,3 +124,20 @@ def load_hub_checkpoint(name: str, data_dir=None, download: bool = True, progres
         raise ValueError(f"{path} holds {got} (arch, resolution, classes), but {name} should be "
                          f"{(entry.arch, entry.resolution, entry.num_classes)}" + (f"; known defect: {entry.note}" if entry.note else ""))
     return state
+
+# %% ../nbs/10_hub.ipynb #c1b9bb9b
+def resolve_checkpoint(init_from: str | os.PathLike, data_dir=None) -> dict[str, torch.Tensor]:
+    "The state dict named by `init_from`: a file, a run directory, or a hub name (downloaded if needed)."
+    if Path(init_from).exists(): return load_state_dict_file(init_from)
+    if str(init_from) in CHECKPOINTS: return load_hub_checkpoint(str(init_from), data_dir)
+    raise FileNotFoundError(f"init_from={str(init_from)!r} is neither a file nor a run directory nor one of the "
+                            f"published checkpoints {sorted(CHECKPOINTS)}")
+
+def load_pretrained(init_from: str | os.PathLike, data_dir=None, **options) -> tuple[nn.Module, dict]:
+    "The model stored at `init_from` with its weights, and `infer_arch`'s description of it."
+    state = resolve_checkpoint(init_from, data_dir)
+    info = infer_arch(state)
+    model = get_model(info["arch"], info["resolution"], info["num_classes"], channels=info["channels"], **options)
+    model.load_state_dict(state, strict=True)
+    return model, info
+

@@ -4,14 +4,15 @@
 
 # %% ../nbs/01_models.ipynb #e4a29a54
 from __future__ import annotations
-import re
+import math, os, re
+from pathlib import Path
 
 import torch
 from torch import nn
 
 # %% auto #0
 __all__ = ['NORMS', 'ACTIVATIONS', 'ARCH_PATTERN', 'ARCH_FORM', 'BottleneckBlock', 'BottleneckMLP', 'StandardMLP', 'parse_arch',
-           'get_model', 'bmlp_param_count']
+           'get_model', 'load_state_dict_file', 'infer_arch', 'bmlp_param_count']
 
 # %% ../nbs/01_models.ipynb #7d819647
 NORMS = {"layer": nn.LayerNorm, "batch": nn.BatchNorm1d, "none": lambda width: nn.Identity()}
@@ -102,6 +103,35 @@ def get_model(arch: str, resolution: int, num_classes: int, channels: int = 3, *
     if spec["kind"] == "B":
         return BottleneckMLP(dim_in, num_classes, spec["width"], spec["depth"], expansion=spec["expansion"], **options)
     return StandardMLP(dim_in, num_classes, spec["width"], spec["depth"], **options)
+
+# %% ../nbs/01_models.ipynb #13df7170
+def load_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    "The model state dict in `path` (a state-dict file, a training checkpoint, or a run directory), loaded without unpickling code."
+    path = Path(path)
+    if path.is_dir(): path = path / "model.pt"
+    if not path.exists(): raise FileNotFoundError(f"no checkpoint at {path}")
+    obj = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(obj, dict) and isinstance(obj.get("model"), dict): obj = obj["model"]
+    if not isinstance(obj, dict): raise ValueError(f"{path} holds a {type(obj).__name__}, expected a state dict")
+    state = {re.sub(r"^(module\.|_orig_mod\.)+", "", k): v for k, v in obj.items()}
+    if "linear_in.weight" not in state:
+        raise ValueError(f"{path} does not hold an MLP state dict (no 'linear_in.weight'; keys: {list(state)[:5]})")
+    return state
+
+# %% ../nbs/01_models.ipynb #fb61e183
+def infer_arch(state: dict[str, torch.Tensor], channels: int = 3) -> dict:
+    "{'arch', 'resolution', 'num_classes', 'channels', 'width'} of the MLP whose weights are `state`."
+    width, dim_in = state["linear_in.weight"].shape
+    resolution = math.isqrt(dim_in // channels)
+    if channels * resolution * resolution != dim_in:
+        raise ValueError(f"linear_in takes {dim_in} inputs, which is not {channels}*R*R for an integer R")
+    depth = len({int(m[1]) for k in state if (m := re.match(r"blocks\.(\d+)\.", k))})
+    if "blocks.0.block.0.weight" in state:
+        expansion = state["blocks.0.block.0.weight"].shape[0] // width
+        arch = f"B_{depth}-Wi_{width}" + (f"-Exp_{expansion}" if expansion != 4 else "")
+    else: arch = f"S_{depth + 1}-Wi_{width}"
+    return {"arch": arch, "resolution": resolution, "num_classes": state["linear_out.weight"].shape[0],
+            "channels": channels, "width": width}
 
 # %% ../nbs/01_models.ipynb #ee1fc71e
 def bmlp_param_count(width: int, depth: int, resolution: int, num_classes: int, channels: int = 3, expansion: int = 4) -> int:

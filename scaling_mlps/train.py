@@ -8,6 +8,7 @@ import dataclasses, gc, json, math, os, time
 from contextlib import nullcontext
 from dataclasses import dataclass, asdict
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -21,19 +22,20 @@ from .lion import Lion
 from .metrics import topk_correct
 from .compute import count_parameters, training_flops
 from .data import load_dataset, ImageData
-from .augment import mixup as mixup_batch, tta_views
+from .augment import mixup as mixup_batch
 from .loader import DeviceLoader
+from .evaluate import TTA_AVERAGES, evaluate
+from .hub import load_pretrained
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'SCHEDULERS', 'MODES', 'TTA_AVERAGES', 'RESUME_FREE', 'default_batch_size', 'TrainConfig',
-           'make_optimizer', 'lr_factor', 'atomic_save', 'atomic_write_text', 'load_checkpoint', 'check_resumable',
-           'evaluate', 'setup_distributed', 'train', 'measure_throughput']
+__all__ = ['OPTIMIZERS', 'SCHEDULERS', 'MODES', 'RESUME_FREE', 'default_batch_size', 'TrainConfig', 'make_optimizer', 'lr_factor',
+           'atomic_save', 'atomic_write_text', 'load_checkpoint', 'check_resumable', 'transfer_model',
+           'transfer_param_groups', 'setup_distributed', 'train', 'measure_throughput']
 
 # %% ../nbs/08_train.ipynb #0f230711
 OPTIMIZERS = ("lion", "adamw", "sgd")
 SCHEDULERS = ("none", "cosine")
 MODES = ("scratch", "finetune", "linear")
-TTA_AVERAGES = ("logits", "softmax")
 
 def default_batch_size(device: str | torch.device) -> int:
     "The batch when none is given: the authors' 4096 on CUDA; 1024 on a CPU, where short runs need more steps (measured below)."
@@ -65,7 +67,7 @@ class TrainConfig:
     compile: bool = False                    # torch.compile the model
     eval_every: int = 1                      # test accuracy every k epochs (and always after the last)
     eval_batch_size: int = 1024
-    tta: int = 0                             # number of test-time augmentation views at the end; 0: none
+    tta: int = 0                             # number of test-time augmentation views at the end (crops as crop_scale/ratio, flip); 0: none
     tta_average: str = "logits"              # logits (the paper) | softmax (the authors' code)
     norm: str = "layer"
     act: str = "gelu"
@@ -75,6 +77,7 @@ class TrainConfig:
     data_dir: str | None = None              # None: $SCALING_MLPS_DATA or ./data
     out: str | None = None                   # run directory for log.jsonl, result.json, checkpoint.pt, model.pt
     checkpoint_every: int = 1                # epochs between checkpoints (and always after the last)
+    save_epochs: tuple[int, ...] = ()        # also keep the weights after these epochs, as model_e<epoch>.pt
     resume: bool = False                     # continue from out/checkpoint.pt if it exists
     init_from: str | None = None             # finetune/linear: a checkpoint file, run directory or hub name
     mode: str = "scratch"                    # scratch | finetune | linear
@@ -94,6 +97,8 @@ class TrainConfig:
         if self.mode != "scratch" and not self.init_from:
             raise ValueError(f"mode={self.mode!r} needs init_from (a checkpoint file, run directory or hub name)")
         self.crop_scale, self.crop_ratio = tuple(self.crop_scale), tuple(self.crop_ratio)
+        self.save_epochs = tuple(sorted({int(e) for e in self.save_epochs}))
+        if any(e < 1 for e in self.save_epochs): raise ValueError(f"save_epochs={self.save_epochs}; expected epochs >= 1")
 
 # %% ../nbs/08_train.ipynb #689390cb
 def make_optimizer(param_groups: list[dict], name: str, weight_decay: float = 0.0) -> torch.optim.Optimizer:
@@ -143,7 +148,7 @@ def _jsonable(cfg: TrainConfig) -> dict:
 
 # Settings that may change between a run and its resumption without changing the trajectory.
 RESUME_FREE = {"epochs", "out", "resume", "device", "data_dir", "eval_every", "eval_batch_size", "checkpoint_every",
-               "tta", "tta_average", "compile"}
+               "tta", "tta_average", "compile", "save_epochs"}
 
 def check_resumable(saved: dict, cfg: TrainConfig) -> None:
     "Raise if `cfg` differs from the checkpoint's config in a setting that changes the training trajectory."
@@ -163,32 +168,24 @@ def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state["cuda"])
 
-# %% ../nbs/08_train.ipynb #7ecbb895
-@torch.no_grad()
-def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, mean, std, resolution: int | None = None,
-             batch_size: int = 1024, device=None, tta: int = 0, average: str = "logits",
-             crop_scale=(0.4, 1.0), crop_ratio=(1.0, 1.0), flip: bool = True, seed: int = 0,
-             rank: int = 0, world_size: int = 1, progress: bool = False) -> float:
-    "Top-1 accuracy (a fraction) of `model` on uint8 `images`; with `tta=k`, of predictions averaged over k random views."
-    if average not in TTA_AVERAGES: raise ValueError(f"average={average!r}; expected one of {list(TTA_AVERAGES)}")
-    device = default_device(device)
-    resolution = resolution or images.shape[-1]
-    loader = DeviceLoader(images, labels, batch_size, train=False, resolution=resolution, mean=mean, std=std,
-                          device=device, dtype=compute_dtype(device), rank=rank, world_size=world_size)
-    was_training = model.training; model.eval()
-    generator = torch.Generator(device=device).manual_seed(seed)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
-    counts = torch.zeros(2, device=device, dtype=torch.float64)  # correct, seen
-    for x, y in tqdm(loader, desc="eval" + (f" (TTA {tta})" if tta else ""), leave=False, disable=not progress):
-        views = tta_views(x, tta, resolution, scale=crop_scale, ratio=crop_ratio, flip=flip, generator=generator) if tta else [x]
-        scores = 0
-        for view in views:
-            with autocast: logits = model(view).float()
-            scores = scores + (logits.softmax(-1) if average == "softmax" else logits)
-        counts += torch.stack([topk_correct(scores, y).double(), torch.tensor(float(len(y)), device=device, dtype=torch.float64)])
-    if world_size > 1: dist.all_reduce(counts)
-    model.train(was_training)
-    return (counts[0] / counts[1]).item()
+# %% ../nbs/08_train.ipynb #f165aef7
+def transfer_model(init_from: str | os.PathLike, num_classes: int, data_dir=None, **options) -> tuple[nn.Module, dict]:
+    "The pre-trained model at `init_from` with a new, freshly initialized `linear_out` for `num_classes` classes."
+    model, info = load_pretrained(init_from, data_dir, **options)  # hub: a file, a run directory or a published name
+    model.linear_out = nn.Linear(model.linear_out.in_features, num_classes)
+    return model, info
+
+def transfer_param_groups(model: nn.Module, mode: str, lr: float, body_lr_mult: float = 0.1) -> list[dict]:
+    "Parameter groups: `linear` trains only the head (the body is frozen); `finetune` trains the body at `lr * body_lr_mult`."
+    head = list(model.linear_out.parameters())
+    head_ids = {id(p) for p in head}
+    body = [p for p in model.parameters() if id(p) not in head_ids]
+    if mode == "linear":
+        for p in body: p.requires_grad_(False)
+        return [{"params": head, "base_lr": lr}]
+    if mode == "finetune":
+        return [{"params": head, "base_lr": lr}, {"params": body, "base_lr": lr * body_lr_mult}]
+    raise ValueError(f"mode={mode!r}; expected 'finetune' or 'linear'")
 
 # %% ../nbs/08_train.ipynb #2c6b21fd
 def setup_distributed(device=None) -> tuple[int, int, int, bool]:
@@ -214,7 +211,6 @@ def _build_model(cfg: TrainConfig, train_data: ImageData) -> tuple[nn.Module, li
         resolution = cfg.resolution or train_data.images.shape[-1]
         model = get_model(cfg.arch, resolution, train_data.num_classes, channels=train_data.images.shape[1], **_model_options(cfg))
         return model, [{"params": list(model.parameters()), "base_lr": cfg.lr}], dataclasses.replace(cfg, resolution=resolution)
-    from scaling_mlps.finetune import transfer_model, transfer_param_groups  # finetune builds on this module
     model, info = transfer_model(cfg.init_from, train_data.num_classes, data_dir=cfg.data_dir, **_model_options(cfg))
     if cfg.resolution not in (None, info["resolution"]):
         raise ValueError(f"resolution={cfg.resolution} but the checkpoint {cfg.init_from} takes {info['resolution']} px images")
@@ -227,9 +223,17 @@ def _check_finite(value: float, where: str, ckpt: Path | None, lr: float) -> Non
         raise FloatingPointError(f"training loss is {value} at {where}; stopping ({kept}). "
                                  f"Try a smaller lr (now {lr:g}) or clip_grad")
 
+def _partial_record(sums: torch.Tensor, epoch: int, step: int, micro_done: int, micro_per_epoch: int, seconds: float) -> dict:
+    "The history record of an epoch that a callback stopped after `micro_done` of its `micro_per_epoch` batches."
+    loss_sum, correct, seen = sums.tolist()
+    return {"epoch": epoch + micro_done / micro_per_epoch, "step": step, "train_loss": loss_sum / seen,
+            "train_acc": correct / seen, "test_acc": None, "epoch_time_s": seconds, "img_per_s": seen / seconds,
+            "images": int(seen), "partial": True}
+
 # %% ../nbs/08_train.ipynb #48aceed8
-def train(cfg: TrainConfig, progress: bool = True, data: tuple[ImageData, ImageData] | None = None) -> dict:
-    "Train as `cfg` says; returns (and writes to `cfg.out`) the result dict. `data`: (train, test) instead of loading `cfg.dataset`."
+def train(cfg: TrainConfig, progress: bool = True, data: tuple[ImageData, ImageData] | None = None,
+          callback: Callable[[str, dict], bool | None] | None = None) -> dict:
+    "Train as `cfg` says; returns (and writes to `cfg.out`) the result dict. `data`: (train, test) instead of loading `cfg.dataset`; `callback`: see below."
     wall_start = time.perf_counter()
     rank, world_size, local_rank, started_dist = setup_distributed(cfg.device)
     if world_size > 1 and torch.cuda.is_available() and (cfg.device is None or torch.device(cfg.device).type == "cuda"):
@@ -292,6 +296,7 @@ def train(cfg: TrainConfig, progress: bool = True, data: tuple[ImageData, ImageD
     trainable = [p for p in model.parameters() if p.requires_grad]
     eval_kw = dict(mean=test_data.mean, std=test_data.std, resolution=cfg.resolution, batch_size=cfg.eval_batch_size,
                    device=device, rank=rank, world_size=world_size)
+    stopped = False
 
     def save_checkpoint(done_epochs: int):
         if not all(torch.isfinite(p).all() for p in model.parameters()):
@@ -328,12 +333,24 @@ def train(cfg: TrainConfig, progress: bool = True, data: tuple[ImageData, ImageD
                 sums += torch.stack([loss.detach().double() * len(y), topk_correct(logits.detach().float(), target).double(),
                                      torch.tensor(float(len(y)), device=device, dtype=torch.float64)])
             steps_bar.update(1)
-            if (micro + 1) % every == 0 or micro + 1 == micro_per_epoch:
+            logged = None
+            if (micro + 1) % every == 0 or micro + 1 == micro_per_epoch:  # a logging point: the only host sync
                 loss_sum, correct, seen = sums.tolist()
                 _check_finite(loss_sum, f"epoch {epoch + 1}, step {micro + 1}", ckpt_path, cfg.lr)
-                steps_bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{100 * correct / seen:.1f}%",
-                                      img_s=f"{seen * world_size / (time.perf_counter() - t0):.0f}")
+                logged = dict(train_loss=loss_sum / seen, train_acc=correct / seen,
+                              img_per_s=seen * world_size / (time.perf_counter() - t0))
+                steps_bar.set_postfix(loss=f"{logged['train_loss']:.3f}", acc=f"{100 * logged['train_acc']:.1f}%",
+                                      img_s=f"{logged['img_per_s']:.0f}")
+            if callback is not None and last_micro and callback("step", dict(
+                    epoch=epoch + 1, step=step, steps_per_epoch=steps_per_epoch, epochs=cfg.epochs, model=model,
+                    images_seen=images_seen + (micro + 1) * len(y) * world_size, **(logged or {}))):
+                stopped = True
+                break
         steps_bar.close()
+        if stopped and micro + 1 < micro_per_epoch:  # stopped inside the epoch: keep the weights, not a checkpoint
+            history.append(record := _partial_record(sums, epoch, step, micro + 1, micro_per_epoch, time.perf_counter() - t0))
+            train_time += record["epoch_time_s"]; images_seen += record["images"]
+            break
         if device.type == "cuda": torch.cuda.synchronize(device)
         epoch_time = time.perf_counter() - t0
         if world_size > 1: dist.all_reduce(sums)
@@ -346,23 +363,27 @@ def train(cfg: TrainConfig, progress: bool = True, data: tuple[ImageData, ImageD
         if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
             record["test_acc"] = evaluate(model, test_data.images, test_data.labels, **eval_kw)
         history.append(record)
+        if main and out is not None and epoch + 1 in cfg.save_epochs: atomic_save(model.state_dict(), out / f"model_e{epoch + 1}.pt")
+        stopped = stopped or bool(callback is not None and callback("epoch", dict(record, epochs=cfg.epochs, model=model)))
         epochs_bar.set_postfix(loss=f"{record['train_loss']:.3f}", train=f"{100 * record['train_acc']:.1f}%",
                                test="-" if record["test_acc"] is None else f"{100 * record['test_acc']:.1f}%")
         if main and out is not None:
             with open(out / "log.jsonl", "a") as f: f.write(json.dumps(record) + "\n")
-            if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs: save_checkpoint(epoch + 1)
+            if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs or stopped: save_checkpoint(epoch + 1)
+        if stopped: break
     epochs_bar.close()
 
-    test_acc = history[-1]["test_acc"] if history and history[-1]["test_acc"] is not None else \
-        evaluate(model, test_data.images, test_data.labels, **eval_kw)
+    if history and history[-1]["test_acc"] is None: history[-1]["test_acc"] = evaluate(model, test_data.images, test_data.labels, **eval_kw)
+    test_acc = history[-1]["test_acc"] if history else evaluate(model, test_data.images, test_data.labels, **eval_kw)
     tta_acc = evaluate(model, test_data.images, test_data.labels, tta=cfg.tta, average=cfg.tta_average, seed=cfg.seed,
-                       progress=show, **eval_kw) if cfg.tta else None
+                       crop_scale=cfg.crop_scale, crop_ratio=cfg.crop_ratio, flip=cfg.flip, progress=show,
+                       **eval_kw) if cfg.tta else None
     result = {"config": _jsonable(cfg), "params": n_params,
               "train_flops": training_flops(model, len(train_data.labels), cfg.epochs, resolution=cfg.resolution),
               "train_acc": history[-1]["train_acc"] if history else None, "test_acc": test_acc, "tta_acc": tta_acc,
               "wall_time_s": wall_before + time.perf_counter() - wall_start, "train_time_s": train_time,
               "img_per_s": images_seen / train_time if train_time else None, "world_size": world_size,
-              "device": str(device), "history": history, "out": str(out) if out else None}
+              "device": str(device), "history": history, "out": str(out) if out else None, "stopped": stopped}
     if main and out is not None:
         atomic_save(model.state_dict(), out / "model.pt")
         atomic_write_text(json.dumps(result, indent=2) + "\n", out / "result.json")

@@ -78,12 +78,14 @@ def test_mixup(per_sample):
 
 def test_tta_views():
     x = torch.rand(6, 3, 32, 32) * 255
-    views = list(tta_views(x, 4, 64, generator=torch.Generator().manual_seed(0)))
-    assert len(views) == 4 and all(v.shape == (6, 3, 64, 64) and v.dtype == torch.float32 for v in views)
-    again = list(tta_views(x, 4, 64, generator=torch.Generator().manual_seed(0)))
-    assert all(torch.equal(a, b) for a, b in zip(views, again))
-    no_crop = next(tta_views(x, 1, 32, scale=(1, 1), flip=False))
+    views = tta_views(x, 4, 64, generator=torch.Generator().manual_seed(0))
+    assert views.shape == (24, 3, 64, 64) and views.dtype == torch.float32
+    assert torch.equal(views, tta_views(x, 4, 64, generator=torch.Generator().manual_seed(0)))
+    no_crop = tta_views(x, 1, 32, scale=(1, 1), flip=False)
     assert torch.allclose(no_crop, x, atol=1e-3)
+    # view-major: rows j*B .. (j+1)*B are view j of the whole batch, so image i's views are rows i, B+i, ...
+    whole = tta_views(x, 3, 32, scale=(1, 1), flip=False)
+    assert torch.allclose(whole[6:12], x, atol=1e-3)
 
 
 def test_errors():
@@ -114,8 +116,8 @@ def test_two_tap_path_equals_dense_weights(size):
 def test_low_precision_batches_keep_their_dtype(dtype):
     # evaluation batches on a GPU are normalized bf16; TTA views of them must work and stay bf16
     x = torch.randn(4, 3, 32, 32).to(dtype)
-    views = list(tta_views(x, 2, 32, generator=torch.Generator().manual_seed(0)))
-    assert all(v.dtype == dtype and v.shape == (4, 3, 32, 32) for v in views)
+    views = tta_views(x, 2, 32, generator=torch.Generator().manual_seed(0))
+    assert views.dtype == dtype and views.shape == (8, 3, 32, 32)
     assert random_resized_crop(x, 16).dtype == dtype and center_resize(x, 16).dtype == dtype
     xm, t = mixup(x, torch.arange(4), 4, generator=torch.Generator().manual_seed(0))
     assert xm.dtype == dtype and t.dtype == torch.float32

@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from scaling_mlps.finetune import finetune, infer_arch, load_state_dict_file
+from scaling_mlps.finetune import finetune
+from scaling_mlps.models import infer_arch, load_state_dict_file
 from scaling_mlps.models import get_model
 from scaling_mlps.train import TrainConfig, train
 from test_train import make_folder

@@ -7,7 +7,7 @@ import torch
 
 from scaling_mlps.core import DownloadError
 from scaling_mlps.hub import CHECKPOINTS, HubCheckpoint, download_checkpoint, hub_path, load_hub_checkpoint
-from scaling_mlps.finetune import load_pretrained
+from scaling_mlps.hub import load_pretrained
 from scaling_mlps.models import get_model
 
 
