@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_cli.ipynb #f36affd9
 from __future__ import annotations
-import argparse, dataclasses, inspect, json, os, sys, typing
+import argparse, dataclasses, importlib, json, os, sys, typing
 
 import torch
 
@@ -14,9 +14,12 @@ from .hub import load_pretrained
 from .finetune import FINETUNE_DEFAULTS, LINEAR_PROBE_DEFAULTS, finetune_config
 
 # %% auto #0
-__all__ = ['CHOICES', 'HELP', 'add_config_flags', 'build_parser', 'run', 'main']
+__all__ = ['REPRODUCIBLE', 'CHOICES', 'HELP', 'add_config_flags', 'build_parser', 'run', 'main']
 
 # %% ../nbs/11_cli.ipynb #5279e72d
+REPRODUCIBLE = {  # name: (module whose `reproduce` runs it, what it is)
+    "table1": ("scaling_mlps.experiments", "Table 1, MLPs trained from scratch (chapter 1)"),
+}
 CHOICES = {"optimizer": OPTIMIZERS, "scheduler": SCHEDULERS, "tta_average": TTA_AVERAGES}
 HELP = {"dataset": "cifar10, cifar100, stl10, tinyimagenet, imagenet, imagenet21k or folder:/path",
         "arch": "B_<depth>-Wi_<width>[-Exp_<k>] or S_<depth>-Wi_<width>", "augment": "crops, flips and MixUp (--no-augment: none of them)",
@@ -90,11 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False)
     p.add_argument("--device", default=None)
 
-    p = sub.add_parser("reproduce", parents=[common], help="reproduce a table of the paper")
-    p.add_argument("table", choices=("table1",))
+    p = sub.add_parser("reproduce", parents=[common], help="reproduce a result of the paper (a chapter)",
+                       description="Run a chapter's experiment at a scale and write results/<name>_<scale>.{md,json,png}.")
+    p.add_argument("name", choices=list(REPRODUCIBLE), metavar="NAME", help=", ".join(f"{k}: {v[1]}" for k, v in REPRODUCIBLE.items()))
     p.add_argument("--scale", choices=("auto", "ci", "laptop", "paper"), default="auto")
-    p.add_argument("--data-dir", default=None); p.add_argument("--out", default="results")
-    p.add_argument("--device", default=None); p.add_argument("--force", action="store_true")
+    p.add_argument("--data-dir", default=None); p.add_argument("--out", default="results", help="results folder (default: ./results)")
+    p.add_argument("--device", default=None)
+    p.add_argument("--force", action="store_true", help="train again even where a finished run with the same settings exists")
     parser.subcommands = sub.choices  # name -> subparser, for errors found after parsing
     return parser
 
@@ -128,10 +133,9 @@ def run(argv: list[str] | None = None) -> dict:
         elif args.command == "download": result = _download(args, sub)
         elif args.command == "bench": result = _bench(args)
         else:
-            from scaling_mlps.experiments import reproduce  # written by the experiments chapter
-            extra = {"progress": args.progress} if "progress" in inspect.signature(reproduce).parameters else {}
-            result = reproduce(args.table, scale=args.scale, data_dir=args.data_dir, out=args.out, device=args.device,
-                               force=args.force, **extra)
+            reproduce = importlib.import_module(REPRODUCIBLE[args.name][0]).reproduce
+            result = reproduce(scale=args.scale, data_dir=args.data_dir, out=args.out, device=args.device, force=args.force,
+                               progress=args.progress)
             _print_result(result, args.json, None)  # reproduce prints its own table
     except (ValueError, KeyError, FileNotFoundError, FileExistsError) as e:
         sub.error(str(e).strip("'\""))  # usage + message, exit status 2

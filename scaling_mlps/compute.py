@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 # %% auto #0
-__all__ = ['count_parameters', 'forward_flops', 'training_flops']
+__all__ = ['PAPER_FLOPS_PER_MAC', 'count_parameters', 'forward_flops', 'training_flops']
 
 # %% ../nbs/04_compute.ipynb #704f3a8f
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
@@ -29,7 +29,9 @@ def forward_flops(model: nn.Module, resolution: int | None = None, channels: int
     return flops_per_mac * sum(m.in_features * m.out_features for m in linears)
 
 # %% ../nbs/04_compute.ipynb #179d22a6
+PAPER_FLOPS_PER_MAC = 1  # the authors count with fvcore, which counts one FLOP per multiply-add (see below)
+
 def training_flops(model: nn.Module, n_examples: int, epochs: int, resolution: int | None = None,
-                   flops_per_mac: int = 2) -> int:
-    "Training compute as in the paper: 3 x forward FLOPs per image x `n_examples` x `epochs`."
+                   flops_per_mac: int = PAPER_FLOPS_PER_MAC) -> int:
+    "Training compute C = 3 x forward FLOPs per image x `n_examples` x `epochs` (paper eq. 4), in the paper's unit by default."
     return 3 * forward_flops(model, resolution, flops_per_mac=flops_per_mac) * n_examples * epochs

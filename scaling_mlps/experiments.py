@@ -7,17 +7,21 @@ from __future__ import annotations
 import dataclasses, datetime, json, math, os, re, time, urllib.error, urllib.request
 from pathlib import Path
 
+import numpy as np
 import torch
 
+import scaling_mlps
 from .core import get_data_dir, default_device
 from .models import get_model, parse_arch
 from .train import TrainConfig
+from .viz import high_frequency_fraction
 
 # %% auto #0
 __all__ = ['DATASETS', 'NUM_CLASSES', 'PAPER_RESOLUTION', 'TABLE1', 'RESNET18_DA', 'TABLE2_DATASETS', 'TABLE2',
            'CHECKPOINT_TABLE', 'SCALES', 'SCALE_CHANGES', 'SKIP_REASONS', 'DATA_MARKERS', 'DOWNLOAD_URLS',
-           'resolve_scale', 'find_row', 'row_config', 'config_changes', 'changes_table', 'dataset_status', 'plan_runs',
-           'reproduce', 'report_markdown', 'load_run', 'initial_model', 'first_layer_weights']
+           'FIRST_LAYER_UNITS', 'FIRST_LAYER_DATASETS', 'COMPUTE_UNIT', 'resolve_scale', 'find_row', 'row_config',
+           'config_changes', 'changes_table', 'dataset_status', 'plan_runs', 'reproduce', 'report_markdown', 'load_run',
+           'initial_model', 'first_layer_weights', 'results_dir', 'load_report', 'committed_first_layer']
 
 # %% ../nbs/13_experiments.ipynb #720e29d0
 DATASETS = ("cifar10", "cifar100", "tinyimagenet", "imagenet")
@@ -163,13 +167,12 @@ def dataset_status(name: str, data_dir: str | os.PathLike | None = None, downloa
     if name not in DATA_MARKERS: raise ValueError(f"unknown dataset {name!r}; expected one of {list(DATA_MARKERS)}")
     root = get_data_dir(data_dir)
     if any((root / m).is_dir() for m in DATA_MARKERS[name]): return None
-    looked = ", ".join(f"{m}/" for m in DATA_MARKERS[name])
-    if name not in DOWNLOAD_URLS:
-        return f"{name} is not in {root} (looked for {looked}) and has no public download: put it there"
-    if not download: return f"{name} is not in {root} (looked for {looked}) and downloads are off"
-    why = _reachable(DOWNLOAD_URLS[name])
-    if why is None: return None
-    return f"{name} is not in {root} (looked for {looked}) and {DOWNLOAD_URLS[name]} is unreachable ({why}): put it there"
+    # the reason names folders relative to the data directory, so a committed report holds on any machine
+    looked = " or ".join(f"`<data dir>/{m}/`" for m in DATA_MARKERS[name])
+    if name not in DOWNLOAD_URLS: return f"not in the data directory (looked for {looked}) and there is no public download: put it there"
+    if not download: return f"not in the data directory (looked for {looked}) and downloads are off"
+    if _reachable(DOWNLOAD_URLS[name]) is None: return None
+    return f"not in the data directory (looked for {looked}) and its download ({DOWNLOAD_URLS[name]}) did not answer: put it there"
 
 # %% ../nbs/13_experiments.ipynb #27f7085b
 def _config_dict(cfg: TrainConfig) -> dict:
@@ -235,15 +238,27 @@ def _epoch_share(result: dict, epoch: int) -> float:
     times = [h.get("epoch_time_s") or 0.0 for h in result["history"]]
     return sum(times[:epoch]) / sum(times) if sum(times) > 0 else epoch / max(len(times), 1)
 
-def reproduce(table: str = "table1", scale: str = "auto", data_dir: str | os.PathLike | None = None,
-              out: str | os.PathLike = "results", device: str | None = None, force: bool = False,
-              datasets: tuple[str, ...] | None = None, download: bool = True, progress: bool = True,
-              verbose: bool = True) -> dict:
-    "Run the rows of `table` at `scale` whose data is available; write `out/<table>_<scale>.{md,json}`; return the report."
-    if table != "table1": raise ValueError(f"unknown table {table!r}; expected 'table1' (Table 2 is fine-tuning: see the finetune chapter)")
+FIRST_LAYER_UNITS = 25  # the paper's appendix shows the first 5 x 5 units
+FIRST_LAYER_DATASETS = ("cifar10",)  # the runs whose first layers the chapter shows (kept small: they are committed)
+
+def _first_layer_summary(run_dir: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    "Statistics of a run's first layer over all units, and its first units (W, W0) as float16 arrays to commit."
+    config = json.loads((run_dir / "run.json").read_text())["config"]
+    w, w0 = first_layer_weights(run_dir, config)
+    dw = w - w0
+    stats = {"rel_change": (dw.norm() / w0.norm()).item(),
+             "high_freq_W": high_frequency_fraction(w, config["resolution"]),
+             "high_freq_dW": high_frequency_fraction(dw, config["resolution"])}
+    n = FIRST_LAYER_UNITS
+    return stats, {"W": w[:n].numpy().astype(np.float16), "W0": w0[:n].numpy().astype(np.float16)}
+
+def reproduce(scale: str = "auto", data_dir: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
+              device: str | None = None, force: bool = False, progress: bool = True, verbose: bool = True,
+              datasets: tuple[str, ...] | None = None, download: bool = True) -> dict:
+    "Table 1: run its rows at `scale` whose data is available; write `out/table1_<scale>.{md,json}` (+ first layers); return the report."
     scale = resolve_scale(scale)
     device = str(default_device(device))
-    out = Path(out); runs = out / "runs" / f"{table}_{scale}"
+    out = Path("results" if out is None else out); runs = Path("runs") / f"table1_{scale}"  # runs: relative to `out`
     scale_datasets = SCALE_CHANGES[scale].get("datasets", DATASETS)
     wanted = datasets or DATASETS
     for d in wanted:
@@ -257,12 +272,19 @@ def reproduce(table: str = "table1", scale: str = "auto", data_dir: str | os.Pat
                for r in rows if status[r["dataset"]] is None}
     plan = plan_runs(configs)
     started = time.time()
-    results = {}
+    results, run_info, weights = {}, {}, {}
     for host in dict.fromkeys(h for h, _ in plan.values()):
         cfg = configs[host]
-        if verbose: print(f"[{table} {scale}] {host}: {cfg.arch} {cfg.epochs} epochs, "
+        if verbose: print(f"[table1 {scale}] {host}: {cfg.arch} {cfg.epochs} epochs, "
                           f"{'DA' if cfg.augment else 'no DA'}, batch {cfg.batch_size}, lr {cfg.lr}", flush=True)
-        results[host] = _run_or_reuse(cfg, _run_dir(runs, cfg), force, progress)
+        rel = _run_dir(runs, cfg)
+        results[host] = _run_or_reuse(cfg, out / rel, force, progress)
+        res = results[host][0]
+        run_info[str(rel)] = {"config": _config_dict(cfg), "params": res["params"], "history": res["history"],
+                              "wall_time_s": res["wall_time_s"], "img_per_s": res.get("img_per_s")}
+        if cfg.dataset in FIRST_LAYER_DATASETS:
+            run_info[str(rel)]["first_layer"], arrays = _first_layer_summary(out / rel)
+            weights.update({f"{rel}/{k}": v for k, v in arrays.items()})
     report_rows = []
     for r in rows:
         entry = dict(name=r["name"], dataset=r["dataset"], key=r["key"], paper=r["paper"], paper_epochs=r["epochs"])
@@ -277,27 +299,31 @@ def reproduce(table: str = "table1", scale: str = "auto", data_dir: str | os.Pat
                 status=how, ours=_pct(h["test_acc"]), train_acc=_pct(h.get("train_acc")),
                 config=_config_dict(cfg), changes={k: list(v) for k, v in config_changes(r, scale).items()},
                 run_dir=str(_run_dir(runs, configs[host])), params=res["params"],
-                # FLOPs scale with epochs; wall time is the run's clock up to that epoch when the log has it
+                # compute scales with epochs; wall time is the run's clock up to that epoch when the log has it
                 train_flops=int(res["train_flops"] * epoch / configs[host].epochs),
                 wall_time_s=res["wall_time_s"] * _epoch_share(res, epoch),
                 img_per_s=res.get("img_per_s"),
                 note=f"read at epoch {epoch} of the {configs[host].epochs}-epoch run of {host} (constant lr: the same as a "
                      f"{epoch}-epoch run)" if shared else "")
         report_rows.append(entry)
-    report = dict(table=table, scale=scale, device=device, torch_threads=torch.get_num_threads(),
+    report = dict(table="table1", scale=scale, device=device, torch_threads=torch.get_num_threads(),
                   date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                   wall_time_s=round(time.time() - started, 1),
                   train_wall_time_s=round(sum(res["wall_time_s"] for res, _ in results.values()), 1),
-                  command=f"scaling-mlps reproduce {table} --scale {scale}", rows=report_rows,
+                  command=f"scaling-mlps reproduce table1 --scale {scale}", rows=report_rows,
                   resnet18_da={d: RESNET18_DA[d] for d in wanted},
-                  skipped={d: why for d, why in status.items() if why is not None})
+                  skipped={d: why for d, why in status.items() if why is not None},
+                  compute_unit=COMPUTE_UNIT, runs=run_info)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{table}_{scale}.json").write_text(json.dumps(report, indent=1))
-    (out / f"{table}_{scale}.md").write_text(report_markdown(report))
+    (out / f"table1_{scale}.json").write_text(json.dumps(report, indent=1))
+    (out / f"table1_{scale}.md").write_text(report_markdown(report))
+    if weights: np.savez_compressed(out / f"table1_{scale}_first_layer.npz", **weights)
     if verbose: print(report_markdown(report))
     return report
 
 # %% ../nbs/13_experiments.ipynb #6aa2e64c
+COMPUTE_UNIT = "FLOP, counted as in the paper: 3 x forward FLOPs x images x epochs, one FLOP per multiply-add (fvcore)"
+
 def _reuse_note(report: dict) -> str:
     runs = {r["run_dir"]: r["status"] for r in report["rows"] if r["status"] != "skipped"}
     reused = sum(s == "reused" for s in runs.values())
@@ -310,7 +336,7 @@ def report_markdown(report: dict) -> str:
              f"measured on `{report['device']}` ({report['torch_threads']} threads) on {report['date']}; "
              f"total training wall time {_fmt_time(report['train_wall_time_s'])}{_reuse_note(report)}. "
              f"Command: `{report['command']}`.", "",
-             "| row | dataset | paper | ours | our model | epochs (paper → ours) | res | batch | lr | wall time | train FLOPs |",
+             "| row | dataset | paper | ours | our model | epochs (paper → ours) | res | batch | lr | wall time | train compute (FLOP†) |",
              "| --- | --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
     for r in report["rows"]:
         if r["status"] == "skipped": continue
@@ -324,6 +350,7 @@ def report_markdown(report: dict) -> str:
     if any(r["note"] for r in report["rows"] if r["status"] != "skipped"):
         lines += ["", "\\* read off the longer DA run of the same model at that epoch (constant learning rate, so it is "
                       "the same as a run of that length); its wall time and FLOPs are the share up to that epoch."]
+    lines += ["", f"† {report.get('compute_unit', COMPUTE_UNIT)}."]
     if report["skipped"]:
         lines += ["", "Skipped:"] + [f"- {d}: {why}" for d, why in report["skipped"].items()]
     return "\n".join(lines) + "\n"
@@ -348,3 +375,20 @@ def first_layer_weights(run_dir: str | os.PathLike, config: dict | TrainConfig |
     state = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True)
     state = {k.removeprefix("_orig_mod.").removeprefix("module."): v for k, v in state.items()}
     return state["linear_in.weight"].float(), initial_model(config).linear_in.weight.detach().float()
+
+def results_dir() -> Path:
+    "Where committed results live: `$SCALING_MLPS_RESULTS`, else `results/` of the source checkout this package runs from, else the copy installed with the package."
+    if os.environ.get("SCALING_MLPS_RESULTS"): return Path(os.environ["SCALING_MLPS_RESULTS"]).expanduser()
+    package = Path(scaling_mlps.__file__).resolve().parent
+    if (package.parent / "pyproject.toml").exists() and (package.parent / "results").is_dir(): return package.parent / "results"
+    return package / "results"
+
+def load_report(name: str, scale: str, folder: str | os.PathLike | None = None) -> dict | None:
+    "The report `<name>_<scale>.json` in `folder` (default: `results_dir()`), or None when there is none."
+    path = Path(folder or results_dir()) / f"{name}_{scale}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+def committed_first_layer(folder: str | os.PathLike, name: str, scale: str, run_dir: str) -> tuple[torch.Tensor, torch.Tensor]:
+    "(W, W0) of the first units of `run_dir`'s first layer, as `reproduce` stored them in `<name>_<scale>_first_layer.npz`."
+    with np.load(Path(folder) / f"{name}_{scale}_first_layer.npz") as f:
+        return torch.from_numpy(f[f"{run_dir}/W"].astype(np.float32)), torch.from_numpy(f[f"{run_dir}/W0"].astype(np.float32))
