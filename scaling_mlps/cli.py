@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_flags(p, {}, skip=("mode", "init_from", "body_lr_mult"))
 
     p = sub.add_parser("finetune", parents=[common], help="fine-tune or linearly probe a checkpoint",
-                       description="Fine-tune (or linearly probe) a checkpoint with the paper's fine-tuning settings.")
+                       description="Fine-tune (or linearly probe) a checkpoint with the paper's fine-tuning recipe (see the finetune notebook for the source of each default).")
     p.add_argument("--init-from", required=True, help=HELP["init_from"])
     p.add_argument("--mode", choices=("finetune", "linear"), default="finetune", help=HELP["mode"] + " (default: finetune)")
     add_config_flags(p, FINETUNE_DEFAULTS, skip=("mode", "init_from", "arch"))

@@ -44,10 +44,10 @@ def test_row_config_paper_scale_is_the_paper():
 
 def test_laptop_and_ci_changes():
     c = ex.row_config("tinyimagenet/B-MLP-DA-1000E", "laptop")
-    assert (c.arch, c.resolution, c.n_train) == ("B_6-Wi_256", 32, None)  # full training set
+    assert (c.arch, c.resolution, c.n_train, c.epochs) == ("B_6-Wi_128", 32, None, 20)  # full training set
     ch = ex.config_changes("cifar10/S-MLP-100E", "ci")
     assert ch["arch"] == ("S_6-Wi_1024", "S_6-Wi_32") and ch["n_train"] == (None, 320)
-    assert "S-MLP + DA @5000E | cifar10 | arch S_6-Wi_1024 → S_6-Wi_256" in ex.changes_table("laptop")
+    assert "S-MLP + DA @5000E | cifar10 | arch S_6-Wi_1024 → S_6-Wi_128, epochs 5000 → 200" in ex.changes_table("laptop")
 
 
 def test_dataset_status(tmp_path, monkeypatch):
@@ -62,7 +62,7 @@ def test_dataset_status(tmp_path, monkeypatch):
 def test_plan_runs_shares_prefixes_only_with_constant_lr():
     cfgs = {r["key"]: ex.row_config(r, "laptop") for r in ex.TABLE1 if r["dataset"] == "tinyimagenet"}
     plan = ex.plan_runs(cfgs)
-    assert plan["tinyimagenet/S-MLP-DA-1000E"] == ("tinyimagenet/S-MLP-DA-5000E", 4)
+    assert plan["tinyimagenet/S-MLP-DA-1000E"] == ("tinyimagenet/S-MLP-DA-5000E", 20)
     assert len({h for h, _ in plan.values()}) == 4
     import dataclasses
     warm = {k: dataclasses.replace(c, warmup_epochs=1) for k, c in cfgs.items()}
