@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_data.ipynb #7b15ff6c
 from __future__ import annotations
-import hashlib, json, multiprocessing, os, re, tempfile, threading
+import hashlib, json, multiprocessing, os, re, tempfile, threading, warnings, zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,12 +14,12 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .core import get_data_dir
+from .core import get_data_dir, DownloadError
 
 # %% auto #0
-__all__ = ['CIFAR_MEAN', 'CIFAR_STD', 'IMAGENET_MEAN', 'IMAGENET_STD', 'DATASETS', 'FOLDER_DEFAULTS', 'IMAGE_EXTENSIONS',
-           'ImageData', 'image_folder', 'decode_image', 'decode_images', 'resize_images', 'balanced_subset',
-           'load_dataset']
+__all__ = ['CIFAR_MEAN', 'CIFAR_STD', 'IMAGENET_MEAN', 'IMAGENET_STD', 'DATASETS', 'FOLDER_DEFAULTS', 'IMAGE_EXTENSIONS', 'FITS',
+           'PAD_FILL', 'SQUARE_DATASETS', 'CACHE_FORMAT', 'ImageData', 'image_folder', 'decode_image', 'decode_images',
+           'resize_images', 'file_crc32', 'verify_cache_default', 'balanced_subset', 'load_dataset']
 
 # %% ../nbs/05_data.ipynb #d5fac4b2
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
@@ -103,29 +103,38 @@ def _tinyimagenet_files(root: Path, split: str) -> tuple[list[Path], list[int], 
     return files, labels, classes
 
 # %% ../nbs/05_data.ipynb #6cdfaaf5
-def decode_image(path: str | os.PathLike, resolution: int) -> np.ndarray:
-    "The image at `path` as uint8 (R,R,3): shorter side resized to `resolution`, centre crop."
+FITS = ("squash", "pad", "crop")
+PAD_FILL = tuple(round(255 * m) for m in IMAGENET_MEAN)  # the padding of fit='pad': 0 after normalization
+
+def decode_image(path: str | os.PathLike, resolution: int, fit: str = "squash") -> np.ndarray:
+    "The image at `path` as uint8 (R,R,3), made square by `fit`: 'squash' (whole image to R×R), 'pad' (longer side R, padded), 'crop' (shorter side R, centre)."
+    if fit not in FITS: raise ValueError(f"fit={fit!r}; expected one of {list(FITS)}")
     try:
         with Image.open(path) as im:
             im.draft("RGB", (resolution, resolution))  # JPEG only: decode at the smallest 1/2^k scale >= R
             im = im.convert("RGB")
             w, h = im.size
-            if (w, h) != (resolution, resolution):
-                s = resolution / min(w, h)
-                nw, nh = max(resolution, round(w*s)), max(resolution, round(h*s))
-                im = im.resize((nw, nh), Image.BILINEAR)
-                left, top = (nw - resolution)//2, (nh - resolution)//2
-                im = im.crop((left, top, left + resolution, top + resolution))
-            return np.asarray(im)
+            if (w, h) == (resolution, resolution): return np.asarray(im)
+            if fit == "squash": return np.asarray(im.resize((resolution, resolution), Image.BILINEAR))
+            s = resolution / (max(w, h) if fit == "pad" else min(w, h))
+            nw, nh = round(w*s), round(h*s)
+            if fit == "pad":
+                nw, nh = max(1, min(resolution, nw)), max(1, min(resolution, nh))
+                square = Image.new("RGB", (resolution, resolution), PAD_FILL)
+                square.paste(im.resize((nw, nh), Image.BILINEAR), ((resolution - nw)//2, (resolution - nh)//2))
+                return np.asarray(square)
+            nw, nh = max(resolution, nw), max(resolution, nh)
+            left, top = (nw - resolution)//2, (nh - resolution)//2
+            return np.asarray(im.resize((nw, nh), Image.BILINEAR).crop((left, top, left + resolution, top + resolution)))
     except Exception as e:
         raise ValueError(f"corrupt or unreadable image {path}: {e}") from None
 
 def _decode_chunk(job: tuple) -> int:
     "Worker: decode `files` into rows `start:` of the .npy at `out`."
-    out, start, files, resolution = job
+    out, start, files, resolution, fit = job
     images = np.load(out, mmap_mode="r+")
     for i, f in enumerate(files):
-        images[start + i] = decode_image(f, resolution).transpose(2, 0, 1)
+        images[start + i] = decode_image(f, resolution, fit).transpose(2, 0, 1)
     images.flush()
     return len(files)
 
@@ -134,12 +143,13 @@ def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 def decode_images(files: list, resolution: int, out: str | os.PathLike, num_workers: int | None = None,
-                  progress: bool = True, desc: str = "decode") -> np.ndarray:
+                  progress: bool = True, desc: str = "decode", fit: str = "squash") -> np.ndarray:
     "Decode `files` into the .npy file `out` (uint8 N,3,R,R) with `num_workers` processes; returns it memory-mapped."
+    if fit not in FITS: raise ValueError(f"fit={fit!r}; expected one of {list(FITS)}")
     out = str(out)
     np.lib.format.open_memmap(out, mode="w+", dtype=np.uint8, shape=(len(files), 3, resolution, resolution)).flush()
     chunk = 256
-    jobs = [(out, i, [str(f) for f in files[i:i+chunk]], resolution) for i in range(0, len(files), chunk)]
+    jobs = [(out, i, [str(f) for f in files[i:i+chunk]], resolution, fit) for i in range(0, len(files), chunk)]
     num_workers = min(num_workers or os.cpu_count() or 1, len(jobs))
     # Worker processes are forked (no re-import of the caller's script), which is only safe from a single-threaded
     # process: a lock another thread holds at the fork stays locked in the child forever. Jupyter kernels and
@@ -165,7 +175,7 @@ def _torchvision_arrays(name: str, root: Path, split: str) -> tuple[np.ndarray, 
         if name == "stl10": ds = tvd.STL10(str(root), split=split, download=True)
         else: ds = getattr(tvd, cls)(str(root), train=split == "train", download=True)
     except Exception as e:
-        raise RuntimeError(f"{name}: could not download into {root} ({type(e).__name__}: {str(e)[:200]}); without network, put the data "
+        raise DownloadError(f"{name}: could not download into {root} ({type(e).__name__}: {str(e)[:200]}); without network, put the data "
                            f"into the data directory as {alternative.format(root=root)}torchvision's {root}/{folder} "
                            f"(the unpacked {getattr(tvd, cls).filename})") from None
     if name == "stl10": images, labels = ds.data, ds.labels  # already (N,3,96,96)
@@ -183,32 +193,69 @@ def resize_images(images: torch.Tensor, resolution: int, chunk: int = 4096) -> t
     return out
 
 # %% ../nbs/05_data.ipynb #4fe66c20
-def _cache_key(name: str, split: str, resolution: int) -> str:
+SQUARE_DATASETS = ("cifar10", "cifar100", "stl10", "tinyimagenet")  # every image is square: the fit changes nothing
+CACHE_FORMAT = 2  # 2: sizes, CRC32s, shape and fit in the json (1: none of them)
+
+def _cache_key(name: str, split: str, resolution: int, fit: str) -> str:
+    "The cache's file name stem; it names the fit where images may not be square."
     if name.startswith("folder:"):
         path = str(Path(name[7:]).expanduser().resolve())
         slug = re.sub(r"[^A-Za-z0-9]+", "_", Path(path).name)[:40]
         name = f"folder-{slug}-{hashlib.sha1(path.encode()).hexdigest()[:10]}"
-    return f"{name}-{split}-{resolution}px"
+    key = f"{name}-{split}-{resolution}px"
+    return key if name in SQUARE_DATASETS else f"{key}-{fit}"
 
-def _write_cache(cache: Path, key: str, images: np.ndarray | None, labels, classes, files) -> None:
-    "Write labels and meta next to the images (`images` None: the .npy is already in place)."
+def file_crc32(path: str | os.PathLike, chunk: int = 1 << 24) -> int:
+    "zlib's CRC32 of the file at `path`, read in `chunk`-byte pieces."
+    crc, buf = 0, memoryview(bytearray(chunk))
+    with open(path, "rb", buffering=0) as f:
+        while n := f.readinto(buf): crc = zlib.crc32(buf[:n], crc)
+    return crc
+
+def verify_cache_default() -> bool:
+    "Whether loads check the cache's CRC32s: yes, unless `$SCALING_MLPS_VERIFY_CACHE` is 0, false, no or off."
+    return os.environ.get("SCALING_MLPS_VERIFY_CACHE", "1").strip().lower() not in ("0", "false", "no", "off")
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    "`np.save` to a name of this process, then rename: readers never see half a file."
+    part = path.with_name(f"{path.name}.{os.getpid()}.part.npy")
+    try: np.save(part, array)
+    except BaseException: part.unlink(missing_ok=True); raise
+    os.replace(part, path)
+
+def _write_cache(cache: Path, key: str, images: np.ndarray | None, labels, classes, files, fit: str) -> None:
+    "Write images (None: the .npy is already in place) and labels, then the json with each file's size and CRC32."
     cache.mkdir(parents=True, exist_ok=True)
-    if images is not None:
-        with tempfile.NamedTemporaryFile(dir=cache, suffix=".npy", delete=False) as f: np.save(f, images)
-        os.replace(f.name, cache/f"{key}.npy")
-    np.save(cache/f"{key}.labels.npy", np.asarray(labels, dtype=np.int64))
-    meta = {"classes": classes, "n": len(labels), "files": files}
-    tmp = cache/f"{key}.json.part"; tmp.write_text(json.dumps(meta)); os.replace(tmp, cache/f"{key}.json")
+    if images is not None: _save_npy(cache/f"{key}.npy", images)
+    _save_npy(cache/f"{key}.labels.npy", np.asarray(labels, dtype=np.int64))
+    sums = {s: {"bytes": (cache/f"{key}.{s}").stat().st_size, "crc32": file_crc32(cache/f"{key}.{s}")} for s in ("npy", "labels.npy")}
+    meta = {"format": CACHE_FORMAT, "classes": classes, "n": len(labels), "fit": fit, "checksums": sums,
+            "shape": list(np.load(cache/f"{key}.npy", mmap_mode="r").shape), "files": files}
+    tmp = cache/f"{key}.{os.getpid()}.json.part"; tmp.write_text(json.dumps(meta)); os.replace(tmp, cache/f"{key}.json")
 
-def _read_cache(cache: Path, key: str):
-    if not (cache/f"{key}.json").exists(): return None
-    meta = json.loads((cache/f"{key}.json").read_text())
-    images = torch.from_numpy(np.load(cache/f"{key}.npy", mmap_mode="c"))  # copy-on-write: writable, file untouched
-    labels = torch.from_numpy(np.load(cache/f"{key}.labels.npy"))
-    if len(images) != meta["n"] or len(labels) != meta["n"]:
-        raise ValueError(f"the cache {cache/key}.* is inconsistent ({len(images)} images, {len(labels)} labels, "
-                         f"{meta['n']} expected); delete its files to rebuild it")
-    return images, labels, meta["classes"], meta["files"]
+def _read_cache(cache: Path, key: str, verify: bool = True) -> tuple[tuple | None, str | None]:
+    "((images, labels, classes, files), None) from the cache; (None, None) when there is none; (None, what is wrong)."
+    meta_file = cache/f"{key}.json"
+    if not meta_file.exists(): return None, None
+    try: meta = json.loads(meta_file.read_text())
+    except (OSError, ValueError) as e: return None, f"{meta_file} is unreadable ({e})"
+    if not isinstance(meta, dict) or meta.get("format") != CACHE_FORMAT:
+        return None, f"{meta_file} was written by an older version of scaling_mlps, without checksums"
+    for suffix, want in meta["checksums"].items():
+        path = cache/f"{key}.{suffix}"
+        if not path.exists(): return None, f"{path} is missing"
+        if (size := path.stat().st_size) != want["bytes"]:
+            return None, f"{path} is {size:,} bytes, but {meta_file.name} records {want['bytes']:,} (cut short, as a full disk leaves it?)"
+        if verify and (crc := file_crc32(path)) != want["crc32"]:
+            return None, f"{path} has CRC32 {crc:08x}, but {meta_file.name} records {want['crc32']:08x} (corrupted bytes)"
+    try:
+        images = np.load(cache/f"{key}.npy", mmap_mode="c")  # copy-on-write: writable, file untouched
+        labels = np.load(cache/f"{key}.labels.npy")
+    except (OSError, ValueError) as e: return None, f"{cache/key}.npy or .labels.npy is unreadable ({e})"
+    if list(images.shape) != meta["shape"] or labels.shape != (meta["n"],):
+        return None, (f"{cache/key}.npy holds images {images.shape} and labels {labels.shape}, but {meta_file.name} "
+                      f"records {tuple(meta['shape'])} and ({meta['n']},)")
+    return (torch.from_numpy(images), torch.from_numpy(labels), meta["classes"], meta["files"]), None
 
 # %% ../nbs/05_data.ipynb #7e8a3414
 def balanced_subset(labels: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
@@ -254,29 +301,43 @@ def _source(name: str, split: str, data_dir: Path):
     images, labels, classes = _torchvision_arrays(name, data_dir/name, split)
     return "arrays", images, labels, classes, None
 
+def _build_cache(name: str, split: str, data_dir: Path, cache: Path, key: str, resolution: int, fit: str,
+                 num_workers: int | None, progress: bool) -> None:
+    "Decode (or resize) the images of `name`/`split` into the cache `key`."
+    kind, images, labels, classes, root = _source(name, split, data_dir)
+    if kind == "files":
+        cache.mkdir(parents=True, exist_ok=True)
+        part = cache/f"{key}.{os.getpid()}.part.npy"  # unique: DDP ranks may decode at once
+        try: decode_images(images, resolution, part, num_workers, progress, desc=f"decode {name} {split}", fit=fit)
+        except BaseException: part.unlink(missing_ok=True); raise
+        os.replace(part, cache/f"{key}.npy")
+        _write_cache(cache, key, None, labels, classes, [str(Path(f).relative_to(root)) for f in images], fit)
+    else:  # torchvision's arrays are square: the fit changes nothing
+        _write_cache(cache, key, resize_images(torch.from_numpy(images), resolution).numpy(), labels, classes, None, fit)
+
 def load_dataset(name: str, split: str, data_dir: str | os.PathLike | None = None, resolution: int | None = None,
-                 n_train: int | None = None, seed: int = 0, progress: bool = True, num_workers: int | None = None) -> ImageData:
-    "Load `split` ('train', 'test'; 'val' = 'test') of `name` as uint8 (N,3,R,R), decoding once and caching."
+                 n_train: int | None = None, seed: int = 0, progress: bool = True, num_workers: int | None = None,
+                 fit: str = "squash", verify: bool | None = None) -> ImageData:
+    """Load `split` ('train', 'test'; 'val' = 'test') of `name` as uint8 (N,3,R,R), decoding once and caching.
+    `fit`: how images that are not square become R×R (see `decode_image`); `verify`: check the cache's CRC32s
+    (None: unless `$SCALING_MLPS_VERIFY_CACHE=0`)."""
     mean, std, default_resolution = _dataset_defaults(name)
     split = {"val": "test"}.get(split, split)
     if split not in ("train", "test"): raise ValueError(f"unknown split {split!r}; expected 'train' or 'test' ('val' is an alias of 'test')")
     if n_train is not None and split != "train": raise ValueError(f"n_train={n_train} sub-samples the train split, not {split!r}")
+    if fit not in FITS: raise ValueError(f"fit={fit!r}; expected one of {list(FITS)}")
     resolution = resolution or default_resolution
     data_dir = get_data_dir(data_dir)
-    cache, key = data_dir/"cache", _cache_key(name, split, resolution)
-    cached = _read_cache(cache, key)
+    cache, key = data_dir/"cache", _cache_key(name, split, resolution, fit)
+    cached, damage = _read_cache(cache, key, verify_cache_default() if verify is None else verify)
     if cached is None:
-        kind, images, labels, classes, root = _source(name, split, data_dir)
-        if kind == "files":
-            cache.mkdir(parents=True, exist_ok=True)
-            part = cache/f"{key}.{os.getpid()}.part.npy"  # unique: DDP ranks may decode at once
-            try: decode_images(images, resolution, part, num_workers, progress, desc=f"decode {name} {split}")
-            except BaseException: part.unlink(missing_ok=True); raise
-            os.replace(part, cache/f"{key}.npy")
-            _write_cache(cache, key, None, labels, classes, [str(Path(f).relative_to(root)) for f in images])
-        else:
-            _write_cache(cache, key, resize_images(torch.from_numpy(images), resolution).numpy(), labels, classes, None)
-        cached = _read_cache(cache, key)
+        if damage: warnings.warn(f"{damage}: rebuilding the cache {cache/key}.*", stacklevel=2)
+        try: _build_cache(name, split, data_dir, cache, key, resolution, fit, num_workers, progress)
+        except (FileNotFoundError, DownloadError) as e:
+            if damage: raise type(e)(f"{damage}, and the cache cannot be rebuilt: {e}") from None
+            raise
+        cached, damage = _read_cache(cache, key, verify=False)  # its checksums were just computed from these files
+        if damage: raise RuntimeError(f"the cache just written is unusable: {damage}")
     images, labels, classes, files = cached
     if n_train is not None:
         idx = balanced_subset(labels, n_train, seed)

@@ -191,3 +191,78 @@ def test_decode_images_pool_and_serial_agree(tmp_path, monkeypatch):
     serial = np.array(data.decode_images(files, 16, tmp_path / "serial.npy", num_workers=2, progress=False))
     assert pooled.shape == (800, 3, 16, 16) and np.array_equal(pooled, serial)
     assert (pooled[0] == decode_image(files[0], 16).transpose(2, 0, 1)).all()
+
+
+# ---- non-square images keep their borders (issue 9.2) ------------------------------------------------------------
+
+def test_non_square_borders_survive(tmp_path):
+    "A 4:3 photo with a red left and a blue right band (4 px of 64): squash and pad keep both, crop loses them."
+    from scaling_mlps.data import FITS, PAD_FILL
+    photo = np.zeros((48, 64, 3), np.uint8); photo[..., 1] = 255
+    photo[:, :4] = (255, 0, 0); photo[:, -4:] = (0, 0, 255)
+    (tmp_path / "photos" / "train" / "a").mkdir(parents=True)
+    Image.fromarray(photo).save(tmp_path / "photos" / "train" / "a" / "photo.png")
+    name = f"folder:{tmp_path / 'photos'}"
+    views = {fit: load_dataset(name, "train", data_dir=tmp_path / "data", resolution=16, fit=fit, progress=False).images[0]
+             for fit in FITS}
+    red = lambda px: bool((px[0].int() > 2 * px[1].int()).all())  # px: (3, n)
+    blue = lambda px: bool((px[2].int() > 2 * px[1].int()).all())
+    assert red(views["squash"][:, :, 0]) and blue(views["squash"][:, :, -1])
+    assert red(views["pad"][:, 2:14, 0]) and blue(views["pad"][:, 2:14, -1])
+    assert views["pad"][:, :2].reshape(3, -1).T.tolist() == [list(PAD_FILL)] * 32
+    assert not red(views["crop"][:, :, 0]) and not blue(views["crop"][:, :, -1])
+    names = sorted(p.name for p in (tmp_path / "data" / "cache").glob("*.npy") if ".labels" not in p.name)
+    assert [n.rsplit("-", 1)[1] for n in names] == ["crop.npy", "pad.npy", "squash.npy"]  # one cache per fit
+    with pytest.raises(ValueError, match="fit='letterbox'"):
+        load_dataset(name, "train", data_dir=tmp_path / "data", fit="letterbox")
+
+
+# ---- a damaged cache is found, named and rebuilt (issue 10.2) ----------------------------------------------------
+
+def _cached_folder(tmp_path):
+    make_image_folder(tmp_path / "pets" / "train", size=(24, 20))
+    load = lambda **kw: load_dataset(f"folder:{tmp_path / 'pets'}", "train", data_dir=tmp_path / "data", resolution=16,
+                                     progress=False, **kw)
+    good = load().images.clone()
+    return load, good, next((tmp_path / "data" / "cache").glob("*px-squash.npy"))
+
+
+def test_truncated_cache_is_named_and_rebuilt(tmp_path):
+    load, good, npy = _cached_folder(tmp_path)
+    npy.write_bytes(npy.read_bytes()[:1000])  # as a full disk leaves it
+    with pytest.warns(UserWarning, match=rf"{npy} is 1,000 bytes.*cut short.*rebuilding"):
+        assert torch.equal(load().images, good)
+    npy.write_bytes(npy.read_bytes()[:1000])
+    with pytest.warns(UserWarning, match="cut short"):  # the size is checked even without the checksum
+        assert torch.equal(load(verify=False).images, good)
+
+
+def test_corrupted_cache_is_named_and_rebuilt(tmp_path, monkeypatch):
+    load, good, npy = _cached_folder(tmp_path)
+    def flip():
+        data = bytearray(npy.read_bytes()); data[len(data) // 2] ^= 0x55; npy.write_bytes(data)
+    flip()
+    with pytest.warns(UserWarning, match=rf"{npy} has CRC32 [0-9a-f]{{8}}, but .* records [0-9a-f]{{8}} \(corrupted bytes\)"):
+        assert torch.equal(load().images, good)
+    flip()
+    monkeypatch.setenv("SCALING_MLPS_VERIFY_CACHE", "0")  # the opt-out: the flipped byte is used
+    assert not torch.equal(load().images, good)
+    monkeypatch.delenv("SCALING_MLPS_VERIFY_CACHE")
+    with pytest.warns(UserWarning, match="CRC32"):
+        assert torch.equal(load().images, good)
+
+
+def test_cache_of_older_version_is_rebuilt(tmp_path):
+    "Caches written before checksums (no 'format' in the json) are rebuilt; without the source that is an error naming both."
+    import json, shutil
+    load, good, npy = _cached_folder(tmp_path)
+    meta_file = npy.with_suffix(".json")
+    meta = json.loads(meta_file.read_text())
+    old = {"classes": meta["classes"], "n": meta["n"], "files": meta["files"]}  # what the previous version wrote
+    meta_file.write_text(json.dumps(old))
+    with pytest.warns(UserWarning, match="older version.*rebuilding"):
+        assert torch.equal(load().images, good)
+    meta_file.write_text(json.dumps(old)); shutil.rmtree(tmp_path / "pets")
+    with pytest.raises(FileNotFoundError, match=rf"{meta_file}.*older version.*cannot be rebuilt: .*no train folder"), \
+         pytest.warns(UserWarning, match="older version"):
+        load()
