@@ -8,6 +8,7 @@ import argparse, dataclasses, importlib, json, os, sys, typing
 
 import torch
 
+from .core import DownloadError, get_data_dir
 from .train import TrainConfig, OPTIMIZERS, SCHEDULERS, train, measure_throughput
 from .evaluate import TTA_AVERAGES, evaluate
 from .hub import load_pretrained
@@ -115,6 +116,18 @@ def _print_result(result: dict, as_json: bool, summary: str | None) -> None:
 
 def _pct(x) -> str: return "-" if x is None else f"{100 * x:.2f}%"
 
+def _one_line(e: BaseException) -> str:
+    "The message of `e` on one line (without the quotes KeyError adds)."
+    return " ".join(str(e.args[0] if isinstance(e, KeyError) and e.args else e).split())
+
+def _nothing_ran(name: str, report: dict, data_dir) -> str | None:
+    "For a `reproduce` report in which every row was skipped: which datasets are missing, why, and where to put them."
+    if any(r.get("status") != "skipped" for r in report.get("rows", [])): return None
+    where = str(get_data_dir(data_dir))
+    why = "; ".join(f"{d}: {reason}" for d, reason in report.get("skipped", {}).items()).replace("<data dir>", where)
+    return (f"{name} ran no row: no dataset it needs is available. Put the data into {where} (or point --data-dir or "
+            f"$SCALING_MLPS_DATA at it); {why or 'the report lists no rows'}")
+
 def run(argv: list[str] | None = None) -> dict:
     "Parse `argv` (default: `sys.argv[1:]`), run the subcommand, print its report and return its result."
     parser = build_parser()
@@ -137,8 +150,11 @@ def run(argv: list[str] | None = None) -> dict:
             result = reproduce(scale=args.scale, data_dir=args.data_dir, out=args.out, device=args.device, force=args.force,
                                progress=args.progress)
             _print_result(result, args.json, None)  # reproduce prints its own table
+            if problem := _nothing_ran(args.name, result, args.data_dir): sub.exit(2, f"{sub.prog}: error: {problem}\n")
     except (ValueError, KeyError, FileNotFoundError, FileExistsError) as e:
-        sub.error(str(e).strip("'\""))  # usage + message, exit status 2
+        sub.error(_one_line(e))  # a value we were given is wrong: usage + message, exit status 2
+    except (DownloadError, FloatingPointError) as e:  # the network or the run failed: the message says what to do
+        sub.exit(2, f"{sub.prog}: error: {_one_line(e)}\n")
     return result
 
 def main(argv: list[str] | None = None) -> None:

@@ -105,12 +105,26 @@ def get_model(arch: str, resolution: int, num_classes: int, channels: int = 3, *
     return StandardMLP(dim_in, num_classes, spec["width"], spec["depth"], **options)
 
 # %% ../nbs/01_models.ipynb #13df7170
+def _checkpoint_error(path: Path, e: Exception) -> ValueError:
+    "A one-line ValueError naming `path` for what `torch.load(path, weights_only=True)` raised."
+    text = str(e)
+    if code := re.search(r"unsupported GLOBAL (\S+)", text):
+        return ValueError(f"{path} contains pickled code or objects ({code[1]}), which we refuse to load (weights_only=True); "
+                          f"only tensors in plain containers are read. If you trust the file, load it with torch.load(..., "
+                          f"weights_only=False) and torch.save its state_dict()")
+    why = re.search(r"WeightsUnpickler error:\s*(.+)", text)
+    why = why[1].strip() if why else (text.strip().splitlines() or [""])[0][:200]
+    return ValueError(f"{path} is not a PyTorch checkpoint we can read ({type(e).__name__}: {why or 'no details'}); "
+                      f"expected a file written by torch.save (a state dict or a training checkpoint) or a run directory")
+
 def load_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     "The model state dict in `path` (a state-dict file, a training checkpoint, or a run directory), loaded without unpickling code."
     path = Path(path)
     if path.is_dir(): path = path / "model.pt"
     if not path.exists(): raise FileNotFoundError(f"no checkpoint at {path}")
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+    try: obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (PermissionError, IsADirectoryError): raise  # the file system's own message names the file
+    except Exception as e: raise _checkpoint_error(path, e) from e  # UnpicklingError, RuntimeError, EOFError, KeyError, ...
     if isinstance(obj, dict) and isinstance(obj.get("model"), dict): obj = obj["model"]
     if not isinstance(obj, dict): raise ValueError(f"{path} holds a {type(obj).__name__}, expected a state dict")
     state = {re.sub(r"^(module\.|_orig_mod\.)+", "", k): v for k, v in obj.items()}

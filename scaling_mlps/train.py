@@ -97,6 +97,17 @@ class TrainConfig:
         if self.mode != "scratch" and not self.init_from:
             raise ValueError(f"mode={self.mode!r} needs init_from (a checkpoint file, run directory or hub name)")
         self.crop_scale, self.crop_ratio = tuple(self.crop_scale), tuple(self.crop_ratio)
+        for name, hi in (("lr", math.inf), ("weight_decay", math.inf), ("warmup_epochs", math.inf), ("mixup", math.inf),
+                         ("body_lr_mult", math.inf), ("label_smoothing", 1), ("dropout", 1)):
+            value = getattr(self, name)  # NaN fails every comparison, so it is caught here too
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < hi:
+                raise ValueError(f"{name}={value!r}; expected " + ("a finite number >= 0" if hi == math.inf else f"a number in [0, {hi})"))
+        if self.clip_grad is not None and not 0 < self.clip_grad < math.inf:
+            raise ValueError(f"clip_grad={self.clip_grad!r}; expected a finite number > 0, or None for no clipping")
+        for name, top in (("crop_scale", 1), ("crop_ratio", math.inf)):
+            bounds = getattr(self, name)
+            if len(bounds) != 2 or not 0 < bounds[0] <= bounds[1] <= top or bounds[1] == math.inf:
+                raise ValueError(f"{name}={bounds!r}; expected (low, high) with 0 < low <= high" + (" <= 1" if top == 1 else ""))
         self.save_epochs = tuple(sorted({int(e) for e in self.save_epochs}))
         if any(e < 1 for e in self.save_epochs): raise ValueError(f"save_epochs={self.save_epochs}; expected epochs >= 1")
 
