@@ -254,7 +254,7 @@ def curves_figure(runs: Sequence[Run], max_runs: int = 8) -> Figure:
 def mosaic_png(weight: torch.Tensor, n: int = 25, zoom: int = 1) -> bytes:
     "The paper's picture of the first `n` units of a first-layer `weight` (max over colour, each unit scaled to [0, 1]) as a PNG."
     mosaic = first_layer_mosaic(weight, RESOLUTION, n=n)
-    image = PIL.Image.fromarray((mosaic * 255).round().astype(np.uint8), mode="L")
+    image = PIL.Image.fromarray((mosaic * 255).round().astype(np.uint8))  # 2-D uint8: greyscale
     buf = io.BytesIO(); image.resize((image.width * zoom, image.height * zoom), PIL.Image.NEAREST).save(buf, format="png")
     return buf.getvalue()
 
@@ -292,20 +292,21 @@ class Explorer:
 
     # -- layout ------------------------------------------------------------------------------------------------
     def _build(self, s: ExplorerSettings) -> None:
-        W, wide = widgets, {"description_width": "80px"}
+        W, wide, box = widgets, {"description_width": "80px"}, widgets.Layout(width="300px")
         self.kind = W.ToggleButtons(options=[("B-MLP", "B"), ("S-MLP", "S")], value=s.kind, description="model", style=dict(wide, button_width="70px"))
-        self.depth = W.IntSlider(value=s.depth, min=DEPTHS[0], max=DEPTHS[-1], description="depth", style=wide)
-        self.width = W.SelectionSlider(options=WIDTHS, value=s.width, description="width", style=wide)
-        self.expansion = W.SelectionSlider(options=EXPANSIONS, value=s.expansion, description="expansion", style=wide, disabled=s.kind == "S")
-        self.dataset = W.Dropdown(options=[(v, k) for k, v in DATASET_NAMES.items()], value=s.dataset, description="dataset", style=wide)
-        self.n_train = W.SelectionSlider(options=self._sizes(s.dataset), value=s.n_train, description="images", style=wide)
-        self.epochs = W.IntSlider(value=s.epochs, min=1, max=100, description="epochs", style=wide)
-        self.crops = W.Checkbox(value=s.crops, description="random crops", indent=False)
-        self.flips = W.Checkbox(value=s.flips, description="horizontal flips", indent=False)
-        self.mixup = W.Checkbox(value=s.mixup, description="MixUp (α = 0.8)", indent=False)
+        self.depth = W.IntSlider(value=s.depth, min=DEPTHS[0], max=DEPTHS[-1], description="depth", style=wide, layout=box)
+        self.width = W.SelectionSlider(options=WIDTHS, value=s.width, description="width", style=wide, layout=box)
+        self.expansion = W.SelectionSlider(options=EXPANSIONS, value=s.expansion, description="expansion", style=wide, layout=box, disabled=s.kind == "S")
+        self.dataset = W.Dropdown(options=[(v, k) for k, v in DATASET_NAMES.items()], value=s.dataset, description="dataset", style=wide, layout=box)
+        self.n_train = W.SelectionSlider(options=self._sizes(s.dataset), value=s.n_train, description="images", style=wide, layout=box)
+        self.epochs = W.IntSlider(value=s.epochs, min=1, max=100, description="epochs", style=wide, layout=box)
+        self.crops = W.Checkbox(value=s.crops, description="random crops", indent=False, layout=W.Layout(width="170px"))
+        self.flips = W.Checkbox(value=s.flips, description="horizontal flips", indent=False, layout=W.Layout(width="170px"))
+        self.mixup = W.Checkbox(value=s.mixup, description="MixUp (α = 0.8)", indent=False, layout=W.Layout(width="170px"))
         self.lr = W.FloatLogSlider(value=s.learning_rate, base=10, min=-5, max=-2, step=0.1, description="lr",
-                                   readout_format=".1e", style=wide, disabled=s.lr is None)
-        self.lr_default = W.Checkbox(value=s.lr is None, description="lr: the default for the width", indent=True, style=wide)
+                                   readout_format=".1e", style=wide, layout=box, disabled=s.lr is None)
+        self.lr_default = W.Checkbox(value=s.lr is None, description="the default lr for the width", indent=False,
+                                     layout=W.Layout(width="auto", margin="0 0 0 88px"))
         self.train_button = W.Button(description="Train", button_style="success", icon="play", layout=W.Layout(width="90px"))
         self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True, layout=W.Layout(width="90px"))
         self.reset_button = W.Button(description="Reset runs", icon="trash", tooltip="forget all finished runs", layout=W.Layout(width="120px"))
@@ -351,7 +352,7 @@ class Explorer:
 
     def _follow_width(self, _=None) -> None:
         self.lr.disabled = self.lr_default.value
-        self.lr_default.description = f"lr: the default for width {self.width.value} ({lr_text(default_lr(self.width.value))})"
+        self.lr_default.description = f"the default for width {self.width.value} ({lr_text(default_lr(self.width.value))})"
         if self.lr_default.value: self.lr.value = default_lr(self.width.value)
 
     def _dataset_changed(self, change) -> None:
@@ -465,7 +466,7 @@ class Explorer:
             self.status.value = f"<span style='color:#c00'>failed</span>"
             self.result.value = f"<b>#{run.index} {s.name}</b>: <span style='color:#c00'>{html.escape(run.error)}</span>"
         else:
-            what = "stopped at epoch {:.2f}".format(run.history[-1]["epoch"]) if run.status == "stopped" else "finished"
+            what = f"stopped at epoch {run.history[-1]['epoch']:.3g}" if run.status == "stopped" else "finished"
             self.status.value = f"{what} · {run.result['img_per_s'] or 0:,.0f} img/s"
             self.result.value = (f"<b>#{run.index} {s.name}</b> ({what}): test accuracy "
                                  f"<b class='explorer-test-acc'>{_pct(run.test_acc)}</b> (train {_pct(run.train_acc)}) · "
