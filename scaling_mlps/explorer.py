@@ -18,7 +18,7 @@ import PIL.Image
 
 from .core import get_data_dir
 from .models import parse_arch
-from .compute import count_parameters, forward_flops
+from .compute import PAPER_FLOPS_PER_MAC, count_parameters, forward_flops
 from .data import ImageData, load_dataset, balanced_subset
 from .train import TrainConfig, train
 from .viz import first_layer_mosaic, high_frequency_fraction
@@ -148,7 +148,7 @@ class Run:
     history: list = field(default_factory=list)  # the epoch records of `train`
     num_classes: int | None = None
     params: int | None = None
-    flops_per_image: int | None = None   # forward, one FLOP per multiply-add
+    flops_per_image: int | None = None   # forward, in the paper's unit (one FLOP per multiply-add)
     w0: torch.Tensor | None = None       # first-layer weights at initialization
     w: torch.Tensor | None = None        # first-layer weights now
     started: float | None = None         # time.perf_counter() when training began
@@ -181,7 +181,7 @@ def run_training(run: Run, data_dir: str | None = None, device: str | None = Non
     model0 = initial_model(cfg)
     run.w0 = run.w = model0.linear_in.weight.detach().float().clone()
     run.num_classes, run.params = train_data.num_classes, count_parameters(model0)
-    run.flops_per_image = forward_flops(model0, RESOLUTION, flops_per_mac=1)
+    run.flops_per_image = forward_flops(model0, RESOLUTION, flops_per_mac=PAPER_FLOPS_PER_MAC)
     del model0
     run.status, run.started = "running", time.perf_counter()
     notify(run, "start", None)
