@@ -6,11 +6,12 @@ a slow moment of a shared machine hits both. Per variant: the median over repeat
 repeat; the ratio is the median over repeats of per-parameter / foreach within a repeat.
 
   python benchmarks/lion_step.py --archs B_6-Wi_256 B_6-Wi_1024            # CPU (or CUDA when present)
-  python benchmarks/lion_step.py --device cuda --json
+  python benchmarks/lion_step.py --device cuda --json results/lion.json
   python benchmarks/lion_step.py --tiny                                     # seconds, for CI
 """
 from __future__ import annotations
 import argparse, json, statistics, time
+from pathlib import Path
 
 import torch
 
@@ -53,7 +54,7 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--device", default=None); p.add_argument("--steps", type=int, default=10)
     p.add_argument("--repeats", type=int, default=5); p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--tiny", action="store_true", help="B_2-Wi_64 at 8 px, 2 steps, 2 repeats")
-    p.add_argument("--json", action="store_true", help="print one JSON line at the end")
+    p.add_argument("--json", default=None, help="write the rows to this file")
     a = p.parse_args(argv)
     if a.tiny: a.archs, a.resolution, a.steps, a.repeats = ["B_2-Wi_64"], 8, 2, 2
     device = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -65,7 +66,7 @@ def main(argv=None) -> list[dict]:
               f"per parameter {r['ms_per_parameter']:8.3f} ms, foreach {r['ms_foreach']:8.3f} ms, "
               f"speed-up {r['speedup']:.2f}x (repeats {r['speedup_range'][0]:.2f}-{r['speedup_range'][1]:.2f}), "
               + ("identical" if r["identical"] else f"max |diff| {r['max_abs_diff']:.2e}"))
-    if a.json: print(json.dumps(rows))
+    if a.json: Path(a.json).parent.mkdir(parents=True, exist_ok=True); Path(a.json).write_text(json.dumps(rows, indent=1))
     return rows
 
 

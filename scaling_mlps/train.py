@@ -431,9 +431,9 @@ def measure_throughput(arch: str = "B_12-Wi_1024", resolution: int = 64, batch_s
             while True: yield x, y
     else:
         n = batch_size * (steps + warmup)
-        gen = torch.Generator().manual_seed(seed)
-        loader = DeviceLoader(torch.randint(0, 256, (n, 3, resolution, resolution), dtype=torch.uint8, generator=gen),
-                              torch.randint(0, num_classes, (n,), generator=gen), batch_size, train=True,
+        gen = torch.Generator(device=device).manual_seed(seed)  # made where they are used: 2 GB at 64 px, batch 4096
+        loader = DeviceLoader(torch.randint(0, 256, (n, 3, resolution, resolution), dtype=torch.uint8, generator=gen, device=device),
+                              torch.randint(0, num_classes, (n,), generator=gen, device=device), batch_size, train=True,
                               resolution=resolution, mean=(0.5,) * 3, std=(0.25,) * 3, augment=True, device=device,
                               dtype=dtype, seed=seed)
         def batches():
