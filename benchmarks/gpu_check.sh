@@ -70,7 +70,7 @@ step() {
   local left=$(( budget - ($(date +%s) - start) ))
   if [ "$left" -lt 10 ]; then
     echo "== $name: skipped, the budget of ${budget}s is spent" | tee -a "$log"
-    printf '%s\t%s\t%s\t%s\n' "$name" 124 0 0 >> "$parts/steps.tsv"; report; return
+    printf '%s\t%s\t%s\t%s\n' "$name" -1 0 0 >> "$parts/steps.tsv"; report; return
   fi
   [ "$limit" -gt "$left" ] && limit=$left
   echo "== $name (limit ${limit}s, $(( $(date +%s) - start ))s elapsed)" | tee -a "$log"

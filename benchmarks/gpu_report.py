@@ -25,7 +25,8 @@ def _steps(parts: Path) -> list[dict]:
     f = parts / "steps.tsv"
     rows = [l.split("\t") for l in f.read_text().splitlines() if l.strip()] if f.exists() else []
     return [{"step": s, "rc": int(rc), "seconds": float(sec), "limit_s": float(lim),
-             "status": "ok" if rc == "0" else "timed out" if rc in ("124", "137") else f"failed (exit {rc})"}
+             "status": "ok" if rc == "0" else "skipped (the budget was spent)" if rc == "-1"
+             else "timed out" if rc in ("124", "137") else f"failed (exit {rc})"}
             for s, rc, sec, lim in rows]
 
 
