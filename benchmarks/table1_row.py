@@ -31,7 +31,8 @@ def main(argv=None) -> dict:
     p.add_argument("--epochs", type=int, default=None, help="default: the row's")
     p.add_argument("--max-seconds", type=float, default=75.0, help="stop after the epoch that passes this much training")
     p.add_argument("--eval-every", type=int, default=100)
-    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="default: on with CUDA")
+    p.add_argument("--compile", default=None, choices=["none", "default", "reduce-overhead", "max-autotune-no-cudagraphs"],
+                   help="torch.compile mode of the model (default: 'default' with CUDA, 'none' without)")
     p.add_argument("--data-dir", default=None); p.add_argument("--device", default=None)
     p.add_argument("--save-model", default=None, help="write the trained weights here (for benchmarks/tta_speed.py)")
     p.add_argument("--json", default=None); p.add_argument("--dry-run", action="store_true")
@@ -39,7 +40,8 @@ def main(argv=None) -> dict:
     device = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     row = find_row(a.row)
     train_data, test_data, source = cifar10(a.data_dir, dry_run=a.dry_run)
-    compile = device.type == "cuda" if a.compile is None else a.compile
+    mode = a.compile or ("default" if device.type == "cuda" else "none")
+    compile = {"none": False, "default": True}.get(mode, mode)
     cfg = row_config(row, "paper", device=str(device), compile=compile, eval_every=a.eval_every, out=None,
                      epochs=a.epochs or row["epochs"])
     if a.dry_run: cfg = dataclasses.replace(cfg, arch="B_2-Wi_64", resolution=8, batch_size=64, epochs=a.epochs or 3, eval_every=2)

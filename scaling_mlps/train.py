@@ -28,14 +28,16 @@ from .evaluate import TTA_AVERAGES, evaluate
 from .hub import load_pretrained
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'SCHEDULERS', 'MODES', 'RESUME_FREE', 'default_batch_size', 'TrainConfig', 'make_optimizer', 'lr_factor',
-           'atomic_save', 'atomic_write_text', 'load_checkpoint', 'check_resumable', 'transfer_model',
-           'transfer_param_groups', 'setup_distributed', 'logging_interval', 'train', 'measure_throughput']
+__all__ = ['OPTIMIZERS', 'SCHEDULERS', 'MODES', 'COMPILE_MODES', 'RESUME_FREE', 'default_batch_size', 'TrainConfig',
+           'make_optimizer', 'lr_factor', 'atomic_save', 'atomic_write_text', 'load_checkpoint', 'check_resumable',
+           'transfer_model', 'transfer_param_groups', 'setup_distributed', 'logging_interval', 'train',
+           'measure_throughput']
 
 # %% ../nbs/08_train.ipynb #0f230711
 OPTIMIZERS = ("lion", "adamw", "sgd")
 SCHEDULERS = ("none", "cosine")
 MODES = ("scratch", "finetune", "linear")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")  # torch.compile's
 
 def default_batch_size(device: str | torch.device) -> int:
     "The batch when none is given: the authors' 4096 on CUDA; 1024 on a CPU, where short runs need more steps (measured below)."
@@ -64,7 +66,7 @@ class TrainConfig:
     n_train: int | None = None               # class-balanced training subset; None: all
     clip_grad: float | None = None           # max gradient norm; None: no clipping
     accum_steps: int = 1                     # gradient accumulation: batch_size / accum_steps images per forward
-    compile: bool = False                    # torch.compile the model
+    compile: bool | str = False              # torch.compile the model: True, or a mode ("reduce-overhead": as CUDA graphs)
     eval_every: int = 1                      # test accuracy every k epochs (and always after the last)
     eval_batch_size: int = 1024
     tta: int = 0                             # number of test-time augmentation views at the end (crops as crop_scale/ratio, flip); 0: none
@@ -96,6 +98,8 @@ class TrainConfig:
             raise ValueError(f"batch_size={self.batch_size} is not divisible by accum_steps={self.accum_steps}")
         if self.mode != "scratch" and not self.init_from:
             raise ValueError(f"mode={self.mode!r} needs init_from (a checkpoint file, run directory or hub name)")
+        if not isinstance(self.compile, bool) and self.compile not in COMPILE_MODES:
+            raise ValueError(f"compile={self.compile!r}; expected True, False or one of {list(COMPILE_MODES)}")
         self.crop_scale, self.crop_ratio = tuple(self.crop_scale), tuple(self.crop_ratio)
         for name, hi in (("lr", math.inf), ("weight_decay", math.inf), ("warmup_epochs", math.inf), ("mixup", math.inf),
                          ("body_lr_mult", math.inf), ("label_smoothing", 1), ("dropout", 1)):
@@ -307,7 +311,7 @@ def train(cfg: TrainConfig, progress: bool = True, data: tuple[ImageData, ImageD
 
     ddp = nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None) if world_size > 1 else None
     net = ddp or model
-    if cfg.compile: net = torch.compile(net)
+    if cfg.compile: net = torch.compile(net) if cfg.compile is True else torch.compile(net, mode=cfg.compile)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
     trainable = [p for p in model.parameters() if p.requires_grad]
     eval_kw = dict(mean=test_data.mean, std=test_data.std, resolution=cfg.resolution, batch_size=cfg.eval_batch_size,
