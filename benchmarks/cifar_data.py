@@ -13,9 +13,10 @@ from scaling_mlps.data import DATASETS, ImageData, load_dataset
 
 
 def has_cifar10(data_dir: str | os.PathLike | None) -> bool:
-    "True when `data_dir` (default `$SCALING_MLPS_DATA`) holds CIFAR-10 as an ImageFolder or a decoded cache."
+    "True when `data_dir` (default `$SCALING_MLPS_DATA`) holds CIFAR-10: an ImageFolder, torchvision's batches or a decoded cache."
     root = Path(data_dir or os.environ.get("SCALING_MLPS_DATA") or "data")
-    return (root / "cifar10" / "train").is_dir() or (root / "cache" / "cifar10-train-32px.json").exists()
+    return ((root / "cifar10" / "train").is_dir() or (root / "cifar10" / "cifar-10-batches-py").is_dir()
+            or (root / "cache" / "cifar10-train-32px.json").exists())
 
 
 def synthetic(n_train: int, n_test: int, size: int = 32, classes: int = 10, seed: int = 0) -> tuple[ImageData, ImageData]:
