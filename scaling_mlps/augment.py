@@ -193,14 +193,13 @@ def mixup(x: torch.Tensor, y: torch.Tensor, num_classes: int, alpha: float = 0.8
     "Mix a float batch with a random permutation of itself; returns `(x_mixed, soft targets (B, num_classes) float32)`."
     if not x.is_floating_point(): raise TypeError(f"mixup needs a float batch (normalize first), got {x.dtype}")
     if alpha <= 0: raise ValueError(f"alpha={alpha} must be > 0")
-    B = x.shape[0]
-    seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device if generator else "cpu"))
-    lam = np.random.default_rng(seed).beta(alpha, alpha, size=B if per_sample else 1)
-    lam = torch.as_tensor(lam, dtype=torch.float32, device=x.device)
-    perm = torch.randperm(B, generator=generator, device=generator.device if generator else "cpu").to(x.device)
+    B, device = x.shape[0], generator.device if generator is not None else x.device
+    gammas = torch._standard_gamma(torch.full((2, B if per_sample else 1), float(alpha), device=device), generator=generator)
+    lam = (gammas[0] / gammas.sum(0)).to(x.device)  # Beta(alpha, alpha)
+    perm = torch.randperm(B, generator=generator, device=device).to(x.device)
     lam_x = lam.view(-1, *[1] * (x.ndim - 1)).to(x.dtype)
     mixed = x * lam_x + x[perm] * (1 - lam_x)
-    onehot = F.one_hot(y, num_classes).float()
+    onehot = torch.zeros(B, num_classes, device=x.device).scatter_(1, y.view(B, 1), 1.0)
     return mixed, onehot * lam[:, None] + onehot[perm] * (1 - lam[:, None])
 
 # %% ../nbs/06_augment.ipynb #98c1c51f

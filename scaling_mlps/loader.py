@@ -105,8 +105,10 @@ class DeviceLoader(EpochPosition):
     def order(self, epoch: int) -> torch.Tensor:
         "Indices (CPU) this rank visits in `epoch` (`epoch_order`), kept with their copy on the device."
         if getattr(self, "_order", (None,))[0] != epoch:
-            order = self.epoch_order(epoch)
-            self._order = (epoch, order, order.to(self.device))
+            order = self.epoch_order(epoch)  # drawn on the CPU: the same order on every device
+            # on a GPU, an asynchronous copy from pinned memory: the epoch's first step does not wait for the host
+            on_device = order.pin_memory().to(self.device, non_blocking=True) if self.device.type == "cuda" else order.to(self.device)
+            self._order = (epoch, order, on_device)
         return self._order[1]
 
     def _take(self, idx: torch.Tensor) -> torch.Tensor:

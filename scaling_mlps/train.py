@@ -28,14 +28,16 @@ from .evaluate import TTA_AVERAGES, evaluate
 from .hub import load_pretrained
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'SCHEDULERS', 'MODES', 'RESUME_FREE', 'default_batch_size', 'TrainConfig', 'make_optimizer', 'lr_factor',
-           'atomic_save', 'atomic_write_text', 'load_checkpoint', 'check_resumable', 'transfer_model',
-           'transfer_param_groups', 'setup_distributed', 'train', 'measure_throughput']
+__all__ = ['OPTIMIZERS', 'SCHEDULERS', 'MODES', 'COMPILE_MODES', 'RESUME_FREE', 'default_batch_size', 'TrainConfig',
+           'make_optimizer', 'lr_factor', 'atomic_save', 'atomic_write_text', 'load_checkpoint', 'check_resumable',
+           'transfer_model', 'transfer_param_groups', 'setup_distributed', 'logging_interval', 'train',
+           'measure_throughput']
 
 # %% ../nbs/08_train.ipynb #0f230711
 OPTIMIZERS = ("lion", "adamw", "sgd")
 SCHEDULERS = ("none", "cosine")
 MODES = ("scratch", "finetune", "linear")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")  # torch.compile's
 
 def default_batch_size(device: str | torch.device) -> int:
     "The batch when none is given: the authors' 4096 on CUDA; 1024 on a CPU, where short runs need more steps (measured below)."
@@ -64,7 +66,7 @@ class TrainConfig:
     n_train: int | None = None               # class-balanced training subset; None: all
     clip_grad: float | None = None           # max gradient norm; None: no clipping
     accum_steps: int = 1                     # gradient accumulation: batch_size / accum_steps images per forward
-    compile: bool = False                    # torch.compile the model
+    compile: bool | str = False              # torch.compile the model: True, or a mode ("reduce-overhead": as CUDA graphs)
     eval_every: int = 1                      # test accuracy every k epochs (and always after the last)
     eval_batch_size: int = 1024
     tta: int = 0                             # number of test-time augmentation views at the end (crops as crop_scale/ratio, flip); 0: none
@@ -96,6 +98,8 @@ class TrainConfig:
             raise ValueError(f"batch_size={self.batch_size} is not divisible by accum_steps={self.accum_steps}")
         if self.mode != "scratch" and not self.init_from:
             raise ValueError(f"mode={self.mode!r} needs init_from (a checkpoint file, run directory or hub name)")
+        if not isinstance(self.compile, bool) and self.compile not in COMPILE_MODES:
+            raise ValueError(f"compile={self.compile!r}; expected True, False or one of {list(COMPILE_MODES)}")
         self.crop_scale, self.crop_ratio = tuple(self.crop_scale), tuple(self.crop_ratio)
         for name, hi in (("lr", math.inf), ("weight_decay", math.inf), ("warmup_epochs", math.inf), ("mixup", math.inf),
                          ("body_lr_mult", math.inf), ("label_smoothing", 1), ("dropout", 1)):
@@ -234,9 +238,14 @@ def _check_finite(value: float, where: str, ckpt: Path | None, lr: float) -> Non
         raise FloatingPointError(f"training loss is {value} at {where}; stopping ({kept}). "
                                  f"Try a smaller lr (now {lr:g}) or clip_grad")
 
-def _partial_record(sums: torch.Tensor, epoch: int, step: int, micro_done: int, micro_per_epoch: int, seconds: float) -> dict:
+def logging_interval(micro_per_epoch: int) -> int:
+    "Batches between two logging points (the only host syncs inside an epoch): at most 20 per epoch, at least 20 batches apart."
+    return max(min(20, micro_per_epoch), micro_per_epoch // 20)
+
+def _partial_record(sums: torch.Tensor, seen: int, epoch: int, step: int, micro_done: int, micro_per_epoch: int,
+                    seconds: float) -> dict:
     "The history record of an epoch that a callback stopped after `micro_done` of its `micro_per_epoch` batches."
-    loss_sum, correct, seen = sums.tolist()
+    loss_sum, correct = sums.tolist()
     return {"epoch": epoch + micro_done / micro_per_epoch, "step": step, "train_loss": loss_sum / seen,
             "train_acc": correct / seen, "test_acc": None, "epoch_time_s": seconds, "img_per_s": seen / seconds,
             "images": int(seen), "partial": True}
@@ -302,15 +311,17 @@ def train(cfg: TrainConfig, progress: bool = True, data: tuple[ImageData, ImageD
 
     ddp = nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None) if world_size > 1 else None
     net = ddp or model
-    if cfg.compile: net = torch.compile(net)
+    if cfg.compile: net = torch.compile(net) if cfg.compile is True else torch.compile(net, mode=cfg.compile)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
     trainable = [p for p in model.parameters() if p.requires_grad]
     eval_kw = dict(mean=test_data.mean, std=test_data.std, resolution=cfg.resolution, batch_size=cfg.eval_batch_size,
                    device=device, rank=rank, world_size=world_size)
     stopped = False
+    mix_gen = torch.Generator(device=device)  # re-seeded per batch, on the device: MixUp never waits for the host
+    every = logging_interval(micro_per_epoch)
 
     def save_checkpoint(done_epochs: int):
-        if not all(torch.isfinite(p).all() for p in model.parameters()):
+        if not torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all():  # one host sync, not one per tensor
             _check_finite(float("nan"), f"epoch {done_epochs} (non-finite weights)", ckpt_path, cfg.lr)
         atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": done_epochs, "step": step,
                      "loader": loader.state_dict(), "rng": _rng_state(), "config": _jsonable(cfg), "history": history,
@@ -321,14 +332,14 @@ def train(cfg: TrainConfig, progress: bool = True, data: tuple[ImageData, ImageD
     for epoch in epochs_bar:
         loader.set_epoch(epoch)
         model.train()
-        sums = torch.zeros(3, device=device, dtype=torch.float64)  # loss * n, correct, n
-        t0, every = time.perf_counter(), max(1, micro_per_epoch // 20)
+        sums = torch.zeros(2, device=device, dtype=torch.float64)  # loss * n, correct; the count n is known on the host
+        t0 = time.perf_counter()
         steps_bar = tqdm(total=micro_per_epoch, desc=f"epoch {epoch + 1}", leave=False, disable=not show)
         for micro, (x, y) in enumerate(loader):
             if micro == micro_per_epoch: break
             target = y
             if use_mixup:
-                mix_gen = torch.Generator(device=device).manual_seed((cfg.seed << 32) + epoch * micro_per_epoch + micro)
+                mix_gen.manual_seed((cfg.seed << 32) + epoch * micro_per_epoch + micro)
                 x, target = mixup_batch(x, y, num_classes, alpha=cfg.mixup, generator=mix_gen)
             last_micro = (micro + 1) % cfg.accum_steps == 0
             with (ddp.no_sync() if ddp is not None and not last_micro else nullcontext()):
@@ -341,12 +352,11 @@ def train(cfg: TrainConfig, progress: bool = True, data: tuple[ImageData, ImageD
                 for g in opt.param_groups: g["lr"] = g["base_lr"] * factor
                 opt.step(); opt.zero_grad(set_to_none=True); step += 1
             with torch.no_grad():
-                sums += torch.stack([loss.detach().double() * len(y), topk_correct(logits.detach().float(), target).double(),
-                                     torch.tensor(float(len(y)), device=device, dtype=torch.float64)])
+                sums += torch.stack([loss.detach().double() * len(y), topk_correct(logits.detach().float(), target).double()])
             steps_bar.update(1)
-            logged = None
+            logged, seen = None, (micro + 1) * len(y)
             if (micro + 1) % every == 0 or micro + 1 == micro_per_epoch:  # a logging point: the only host sync
-                loss_sum, correct, seen = sums.tolist()
+                loss_sum, correct = sums.tolist()
                 _check_finite(loss_sum, f"epoch {epoch + 1}, step {micro + 1}", ckpt_path, cfg.lr)
                 logged = dict(train_loss=loss_sum / seen, train_acc=correct / seen,
                               img_per_s=seen * world_size / (time.perf_counter() - t0))
@@ -359,13 +369,14 @@ def train(cfg: TrainConfig, progress: bool = True, data: tuple[ImageData, ImageD
                 break
         steps_bar.close()
         if stopped and micro + 1 < micro_per_epoch:  # stopped inside the epoch: keep the weights, not a checkpoint
-            history.append(record := _partial_record(sums, epoch, step, micro + 1, micro_per_epoch, time.perf_counter() - t0))
+            history.append(record := _partial_record(sums, seen, epoch, step, micro + 1, micro_per_epoch, time.perf_counter() - t0))
             train_time += record["epoch_time_s"]; images_seen += record["images"]
             break
         if device.type == "cuda": torch.cuda.synchronize(device)
         epoch_time = time.perf_counter() - t0
         if world_size > 1: dist.all_reduce(sums)
-        loss_sum, correct, seen = sums.tolist()
+        loss_sum, correct = sums.tolist()
+        seen = micro_per_epoch * micro_batch * world_size
         _check_finite(loss_sum, f"the end of epoch {epoch + 1}", ckpt_path, cfg.lr)
         train_time += epoch_time; images_seen += int(seen)
         loader.set_epoch(epoch + 1)  # the checkpoint's loader position is the start of the next epoch
@@ -405,9 +416,9 @@ def train(cfg: TrainConfig, progress: bool = True, data: tuple[ImageData, ImageD
 
 # %% ../nbs/08_train.ipynb #0b6e704e
 def measure_throughput(arch: str = "B_12-Wi_1024", resolution: int = 64, batch_size: int = 4096, steps: int = 20,
-                       warmup: int = 5, source: str = "model", device=None, compile: bool = False, num_classes: int = 1000,
-                       optimizer: str = "lion", seed: int = 0) -> dict:
-    "Images/s and FLOP/s of training steps of `arch`, fed a fixed device batch (`source='model'`) or by the `DeviceLoader` ('loader')."
+                       warmup: int = 5, source: str = "model", device=None, compile: bool | str = False,
+                       num_classes: int = 1000, optimizer: str = "lion", seed: int = 0) -> dict:
+    "Images/s and FLOP/s of training steps of `arch`, fed a fixed device batch (`source='model'`) or by the `DeviceLoader` ('loader'); `compile`: True or a `torch.compile` mode."
     from scaling_mlps.compute import forward_flops
     if source not in ("model", "loader"): raise ValueError(f"source={source!r}; expected 'model' or 'loader'")
     device = default_device(device); dtype = compute_dtype(device)
@@ -415,7 +426,7 @@ def measure_throughput(arch: str = "B_12-Wi_1024", resolution: int = 64, batch_s
     torch.manual_seed(seed)
     model = get_model(arch, resolution, num_classes).to(device)
     opt = make_optimizer([{"params": list(model.parameters()), "base_lr": 5e-5}], optimizer)
-    net = torch.compile(model) if compile else model
+    net = model if not compile else torch.compile(model) if compile is True else torch.compile(model, mode=compile)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
     if source == "model":
         x = torch.randn(batch_size, 3, resolution, resolution, device=device).to(dtype)
@@ -424,9 +435,9 @@ def measure_throughput(arch: str = "B_12-Wi_1024", resolution: int = 64, batch_s
             while True: yield x, y
     else:
         n = batch_size * (steps + warmup)
-        gen = torch.Generator().manual_seed(seed)
-        loader = DeviceLoader(torch.randint(0, 256, (n, 3, resolution, resolution), dtype=torch.uint8, generator=gen),
-                              torch.randint(0, num_classes, (n,), generator=gen), batch_size, train=True,
+        gen = torch.Generator(device=device).manual_seed(seed)  # made where they are used: 2 GB at 64 px, batch 4096
+        loader = DeviceLoader(torch.randint(0, 256, (n, 3, resolution, resolution), dtype=torch.uint8, generator=gen, device=device),
+                              torch.randint(0, num_classes, (n,), generator=gen, device=device), batch_size, train=True,
                               resolution=resolution, mean=(0.5,) * 3, std=(0.25,) * 3, augment=True, device=device,
                               dtype=dtype, seed=seed)
         def batches():
@@ -448,7 +459,8 @@ def measure_throughput(arch: str = "B_12-Wi_1024", resolution: int = 64, batch_s
     sync(); t0 = time.perf_counter()
     for _ in range(steps): one_step()
     sync(); seconds = time.perf_counter() - t0
-    flops = 3 * forward_flops(model, resolution) * batch_size * steps
+    flops = 3 * forward_flops(model, resolution, flops_per_mac=2) * batch_size * steps  # hardware FLOPs, as a GPU's peak counts them
     return {"arch": arch, "resolution": resolution, "batch_size": batch_size, "source": source, "compile": compile,
             "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu", "dtype": str(dtype),
-            "steps": steps, "seconds": seconds, "img_per_s": batch_size * steps / seconds, "tflops": flops / seconds / 1e12}
+            "steps": steps, "seconds": seconds, "step_ms": 1e3 * seconds / steps, "img_per_s": batch_size * steps / seconds,
+            "tflops": flops / seconds / 1e12}

@@ -85,6 +85,7 @@ def test_dtype_and_device_options():
         DeviceLoader(images, labels[:19], 8, train=True, **STATS)
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("on_device", [True, False])
 def test_cuda_placements_agree(on_device):
