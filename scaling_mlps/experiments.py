@@ -123,6 +123,8 @@ def row_config(row: dict | str, scale: str = "paper", **overrides) -> TrainConfi
                                   n_train=changes.get("n_train"))
         if cfg.resolution != PAPER_RESOLUTION[row["dataset"]]:  # decode once at that size, not resize every batch
             cfg = dataclasses.replace(cfg, data_resolution=cfg.resolution)
+    if scale == "paper":  # thousands of epochs on a GPU: compile the model, checkpoint (~430 MB) every 50 epochs, not every one
+        cfg = dataclasses.replace(cfg, compile=torch.cuda.is_available(), checkpoint_every=50)
     return dataclasses.replace(cfg, **overrides)
 
 _CHANGE_FIELDS = ("arch", "resolution", "epochs", "batch_size", "lr", "n_train")
