@@ -84,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         env, mode = (dict(base, SCALING_MLPS_SCALE=args.read_scale), "committed results") if chapter else (base, "ci")
         if chapter and (missing := missing_reports(path, args.read_scale)):
             print(f"skip {name}: no committed {', '.join(missing)} (it would train at the {args.read_scale} scale)"); continue
+        if chapter and args.time_ci:  # first, so that a chapter whose committed results are broken still gets its ci time
+            ok, seconds, log = run_notebook(path, base, save=False)
+            if ok: record(times, path, "ci", seconds, base); print(f"{name}: ci (not saved), {seconds:.1f} s")
+            else: failed.append(f"{name} (ci)"); print(f"FAILED {name} at the ci scale:\n{log}")
         before, original = sources(path), path.read_bytes()
         ok, seconds, log = run_notebook(path, env, save=True)
         if ok and sources(path) != before: ok, log = False, "nbdev-test --save changed a cell's source"
@@ -92,11 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"FAILED {name} ({seconds:.0f} s), left as it was:\n{log}"); continue
         written.append(path); record(times, path, mode, seconds, env)
         print(f"{name}: {mode}, {seconds:.1f} s")
-        if chapter and args.time_ci:
-            ok, seconds, log = run_notebook(path, base, save=False)
-            if ok: record(times, path, "ci", seconds, base); print(f"{name}: ci (not saved), {seconds:.1f} s")
-            else: failed.append(f"{name} (ci)"); print(f"FAILED {name} at the ci scale:\n{log}")
-    if written:
+    if written or args.time_ci:
         for path in written: subprocess.run(["nbdev-clean", "--fname", str(path)], cwd=ROOT, check=True, env=base)
         TIMES.write_text(json.dumps(dict(sorted(times.items())), indent=1) + "\n")
     print(f"refreshed {len(written)} notebook(s)" + (f"; failed: {', '.join(failed)}" if failed else ""))
