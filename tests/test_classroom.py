@@ -99,6 +99,7 @@ def test_wheel_carries_the_course(tmp_path, real_data_dir):
 
     out = sh(venv / "bin" / "scaling-mlps", "classroom", "--out", "class", cwd=elsewhere).stdout
     assert "student's copy" in out and (elsewhere / "class/student/chapters/01_from_scratch.ipynb").exists(), out
+    assert (elsewhere / "class/teacher" / GUIDE).exists() and not (elsewhere / "class/student" / GUIDE).exists(), out
 
     env.update(SCALING_MLPS_DATA=str(real_data_dir), SCALING_MLPS_SCALE="ci", OMP_NUM_THREADS="1")
     (tmp_path / "run_chapter.py").write_text(RUN_CHAPTER)

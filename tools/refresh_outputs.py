@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Execute the notebooks in place and keep their outputs, so that a reader on the web or on the site sees results.
 
-    python tools/refresh_outputs.py                      # every library notebook (ci scale) and every chapter (committed results)
+    python tools/refresh_outputs.py                      # all: library notebooks (ci scale), chapters (committed results), guide
     python tools/refresh_outputs.py nbs/04_compute.ipynb nbs/chapters/01_from_scratch.ipynb
     python tools/refresh_outputs.py --library            # only nbs/[0-9]*.ipynb
     python tools/refresh_outputs.py --chapters --time-ci # only the chapters, and time each at the ci scale too
@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 NBS, RESULTS = ROOT / "nbs", ROOT / "results"
 TIMES = RESULTS / "notebook_times.json"
+load_at_start = 0.0  # the 1-minute load average when the last run started (a time records the larger of it and the load at its end)
 
 
 def library_notebooks() -> list[Path]:
@@ -43,7 +44,8 @@ def missing_reports(path: Path, scale: str) -> list[str]:
 
 def run_notebook(path: Path, env: dict, save: bool) -> tuple[bool, float, str]:
     "Run `path` with nbdev-test (writing its outputs back when `save`); (success, seconds, error text)."
-    start = time.perf_counter()
+    global load_at_start
+    load_at_start, start = os.getloadavg()[0], time.perf_counter()
     done = subprocess.run(["nbdev-test", str(path)] + (["--save"] if save else []), cwd=ROOT, env=env,
                           capture_output=True, text=True)
     return done.returncode == 0, time.perf_counter() - start, (done.stdout + done.stderr)[-3000:]
@@ -52,7 +54,7 @@ def run_notebook(path: Path, env: dict, save: bool) -> tuple[bool, float, str]:
 def record(times: dict, path: Path, mode: str, seconds: float, env: dict) -> None:
     times.setdefault(path.relative_to(ROOT).as_posix(), {})[mode] = {
         "seconds": round(seconds, 1), "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "load_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(), "omp_threads": env.get("OMP_NUM_THREADS")}
+        "load_1min": round(max(load_at_start, os.getloadavg()[0]), 2), "cpus": os.cpu_count(), "omp_threads": env.get("OMP_NUM_THREADS")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [p.resolve() for p in args.notebooks]
     if args.library or not (chosen or args.chapters): chosen += library_notebooks()
     if args.chapters or not (args.notebooks or args.library): chosen += chapter_notebooks()
+    if not (args.notebooks or args.library or args.chapters) and (NBS / "teachers_guide.ipynb").exists():
+        chosen.append(NBS / "teachers_guide.ipynb")  # last: it reads the times this run records
     for p in chosen:
         if not p.exists() or p.suffix != ".ipynb": parser.error(f"{p}: not a notebook")
 
@@ -86,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skip {name}: no committed {', '.join(missing)} (it would train at the {args.read_scale} scale)"); continue
         if chapter and args.time_ci:  # first, so that a chapter whose committed results are broken still gets its ci time
             ok, seconds, log = run_notebook(path, base, save=False)
-            if ok: record(times, path, "ci", seconds, base); print(f"{name}: ci (not saved), {seconds:.1f} s")
+            if ok:
+                record(times, path, "ci", seconds, base); print(f"{name}: ci (not saved), {seconds:.1f} s")
+                TIMES.write_text(json.dumps(dict(sorted(times.items())), indent=1) + "\n")
             else: failed.append(f"{name} (ci)"); print(f"FAILED {name} at the ci scale:\n{log}")
         before, original = sources(path), path.read_bytes()
         ok, seconds, log = run_notebook(path, env, save=True)
@@ -95,10 +101,9 @@ def main(argv: list[str] | None = None) -> int:
             path.write_bytes(original); failed.append(name)
             print(f"FAILED {name} ({seconds:.0f} s), left as it was:\n{log}"); continue
         written.append(path); record(times, path, mode, seconds, env)
-        print(f"{name}: {mode}, {seconds:.1f} s")
-    if written or args.time_ci:
-        for path in written: subprocess.run(["nbdev-clean", "--fname", str(path)], cwd=ROOT, check=True, env=base)
         TIMES.write_text(json.dumps(dict(sorted(times.items())), indent=1) + "\n")
+        print(f"{name}: {mode}, {seconds:.1f} s")
+    for path in written: subprocess.run(["nbdev-clean", "--fname", str(path)], cwd=ROOT, check=True, env=base)
     print(f"refreshed {len(written)} notebook(s)" + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
 
