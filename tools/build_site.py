@@ -8,16 +8,18 @@ library notebooks, each converted by nbconvert's HTML exporter with its figures 
 navigation page. A page is named as nbdev names it (`nbs/08_train.ipynb` -> `train.html`,
 `nbs/chapters/01_from_scratch.ipynb` -> `chapters/from_scratch.html`), so the notebooks' nbdev-style links
 (`[train](train.html)`) work in the site; links to `.ipynb` files are rewritten to their pages. Like nbdev's docs,
-the pages leave out `#| hide` cells and directive lines; the exercises' worked answers are folded under "Show the
-worked answer" (`--solutions show` or `hide` to change that). Math becomes MathML (latex2mathml, when installed;
+the pages leave out `#| hide` cells, directive lines and the code of `#| echo: false` cells; the exercises' worked
+answers are folded under "Show the worked answer" (`--solutions show` or `hide` to change that). Math becomes MathML (latex2mathml, when installed;
 else it stays TeX). The pages make no request outside the site: nbconvert's CDN scripts (require.js, MathJax) are
 left out.
 """
 from __future__ import annotations
-import argparse, copy, html, json, re, shutil, sys, time
+import argparse, copy, html, re, shutil, sys, time
 from pathlib import Path
 
 from nbconvert import HTMLExporter
+from nbconvert.filters.markdown import markdown2html
+from nbconvert.preprocessors import TagRemovePreprocessor
 import pygments
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
@@ -89,6 +91,8 @@ def prepare(nb: dict, solutions: str) -> dict:
                                                                + highlighted.strip().replace("\n", "&#10;") + "</details>"))
                     continue
             cell["source"] = code
+            if re.search(r"^\s*#\|\s*echo:\s*false\s*$", source, re.M):  # Quarto's option, as nbdev's docs honour it: output only
+                cell.setdefault("metadata", {}).setdefault("tags", []).append("hide-input")
         cells.append(cell)
     nb["cells"] = cells
     return nb
@@ -105,7 +109,7 @@ def nav(here: str, pages: dict[str, list[tuple[str, str]]]) -> str:
     "The navigation bar of page `here`: the course's pages and the contents page, with links relative to `here`."
     up = "../" * here.count("/")
     links = [(f"{up}contents.html", "Contents", here == "contents.html")]
-    links += [(up + name, title, name == here) for name, title in pages["Course"]]
+    links += [(up + name, "Home" if name == "index.html" else title, name == here) for name, title in pages["Course"]]
     here_class = ' class="here"'
     return '<nav class="site">' + "".join(f'<a href="{href}"{here_class if cur else ""}>{html.escape(t)}</a>'
                                           for href, t, cur in links) + "</nav>"
@@ -133,13 +137,14 @@ def build_site(out: str | Path, nbs: Path = NBS, solutions: str = "collapse") ->
     out = Path(out)
     if out.exists(): shutil.rmtree(out)
     sections = site_pages(nbs)
-    notebooks = {p: json.loads(p.read_text(encoding="utf-8")) for ps in sections.values() for p in ps}
+    notebooks = {p: nbformat.read(p, as_version=4) for ps in sections.values() for p in ps}  # multi-line strings joined
     pages = {s: [(page_name(p, nbs), title_of(notebooks[p], p.stem)[0]) for p in ps] for s, ps in sections.items()}
     exporter = HTMLExporter(template_name="lab", exclude_input_prompt=True, exclude_output_prompt=True, embed_images=True)
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_input_tags={"hide-input"}, enabled=True), enabled=True)
     written = []
     for path, nb in notebooks.items():
         name = page_name(path, nbs)
-        body, _ = exporter.from_notebook_node(nbformat.from_dict(prepare(nb, solutions)),
+        body, _ = exporter.from_notebook_node(prepare(nb, solutions),
                                               resources={"metadata": {"path": str(path.parent)}})
         target = out / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -150,8 +155,9 @@ def build_site(out: str | Path, nbs: Path = NBS, solutions: str = "collapse") ->
         items.append(f"<h2>{section}</h2><ul>")
         for p in ps:
             title, summary = title_of(notebooks[p], p.stem)
+            summary = re.sub(r"^<p>|</p>\s*$", "", markdown2html(summary).strip()) if summary else ""
             items.append(f'<li><a href="{page_name(p, nbs)}">{html.escape(title)}</a>'
-                         f' <code>{p.relative_to(nbs).as_posix()}</code>{": " + html.escape(summary) if summary else ""}</li>')
+                         f' <code>{p.relative_to(nbs).as_posix()}</code>{": " + summary if summary else ""}</li>')
         items.append("</ul>")
     contents = (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>Contents</title>{STYLE}'
                 '<style>body{font:16px/1.5 sans-serif;margin:0} main{max-width:60em;margin:1em auto;padding:0 1em}</style></head>'
