@@ -54,7 +54,7 @@ def add_config_flags(parser: argparse.ArgumentParser, defaults: dict, skip: tupl
 def build_parser() -> argparse.ArgumentParser:
     "The `scaling-mlps` argument parser with its subcommands."
     parser = argparse.ArgumentParser(prog="scaling-mlps", description="Scaling MLPs: A Tale of Inductive Bias, reproduced.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,finetune,eval,download,bench,reproduce}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,finetune,eval,download,bench,reproduce,classroom}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print the result as one JSON line, the last line of stdout")
     common.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
@@ -101,6 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=None); p.add_argument("--out", default="results", help="results folder (default: ./results)")
     p.add_argument("--device", default=None)
     p.add_argument("--force", action="store_true", help="train again even where a finished run with the same settings exists")
+    p = sub.add_parser("classroom", parents=[common], help="write student and teacher copies of the chapters",
+                       description="Write the chapters, the explorer and the teacher's guide into DIR/teacher as they are, and "
+                                   "into DIR/student with each exercise's worked answer replaced by a stub (checks kept).")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write DIR/student and DIR/teacher into")
+    which = p.add_mutually_exclusive_group()
+    for flag, copies in (("--student", ("student",)), ("--teacher", ("teacher",)), ("--both", ("student", "teacher"))):
+        which.add_argument(flag, dest="copies", action="store_const", const=copies, help=f"write {' and '.join(copies)} (default: both)")
+    p.add_argument("--force", action="store_true", help="overwrite files that exist")
+    p.set_defaults(copies=("student", "teacher"))
     parser.subcommands = sub.choices  # name -> subparser, for errors found after parsing
     return parser
 
@@ -145,6 +154,10 @@ def run(argv: list[str] | None = None) -> dict:
         elif args.command == "eval": result = _eval(args)
         elif args.command == "download": result = _download(args, sub)
         elif args.command == "bench": result = _bench(args)
+        elif args.command == "classroom":
+            from scaling_mlps.classroom import write_classroom, classroom_summary
+            result = write_classroom(args.out, args.copies, force=args.force)
+            _print_result(result, args.json, classroom_summary(result))
         else:
             reproduce = importlib.import_module(REPRODUCIBLE[args.name][0]).reproduce
             result = reproduce(scale=args.scale, data_dir=args.data_dir, out=args.out, device=args.device, force=args.force,
