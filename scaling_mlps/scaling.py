@@ -4,27 +4,38 @@
 
 # %% ../nbs/14_scaling.ipynb #3f2049d2
 from __future__ import annotations
-import dataclasses, math
+import dataclasses, datetime, hashlib, json, math, os, time
+from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
+import matplotlib
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
 from scipy import optimize, stats
 from torch import nn
 
-from .compute import forward_flops, training_flops
+from .core import default_device, get_data_dir
+from .models import get_model, load_state_dict_file, infer_arch
+from .compute import forward_flops, training_flops, PAPER_FLOPS_PER_MAC
+from .data import load_dataset, balanced_subset, resize_images
+from .evaluate import predict, evaluate
+from .train import TrainConfig
+from .experiments import (resolve_scale, dataset_status, DATA_MARKERS, COMPUTE_UNIT, _run_or_reuse,
+                                      _fmt_time)
+from .viz import high_frequency_fraction
 
 # %% auto #0
-__all__ = ['PFLOP', 'PAPER_FLOPS_PER_MAC', 'LAW_PARAMS', 'PAPER_EXPONENTS', 'RUN_FIELDS', 'paper_compute', 'pareto_frontier',
-           'best_within_budget', 'envelope', 'UnderdeterminedFit', 'PowerLawFit', 'fit_power_law', 'compute_law',
-           'ComputeLawFit', 'fit_compute_law', 'BootstrapCI', 'bootstrap_ci', 'scaling_fits']
+__all__ = ['PFLOP', 'LAW_PARAMS', 'PAPER_EXPONENTS', 'RUN_FIELDS', 'TABLE5_ARCHS', 'N_IMAGENET21K', 'GRIDS', 'RECIPE',
+           'PAPER_GRID_SOURCES', 'PROBE', 'DATASET_NAMES', 'FIT_TITLES', 'pareto_frontier', 'best_within_budget',
+           'envelope', 'UnderdeterminedFit', 'PowerLawFit', 'fit_power_law', 'compute_law', 'ComputeLawFit',
+           'fit_compute_law', 'BootstrapCI', 'bootstrap_ci', 'scaling_fits', 'grid_configs', 'paper_grid_table',
+           'body_features', 'linear_probe', 'reproduce', 'paper_value', 'fit_text', 'report_markdown',
+           'plot_compute_scaling', 'plot_bottlenecks', 'plot_compute_optimal']
 
-# %% ../nbs/14_scaling.ipynb #b90abded
-PFLOP = 1e15               # the unit of the paper's compute axis (Fig. 1: "PFLOPS")
-PAPER_FLOPS_PER_MAC = 1    # fvcore's rule, which the authors' code (utils/get_compute.py) uses: one FLOP per multiply-add
-
-def paper_compute(model: nn.Module, n_examples: int, epochs: int) -> int:
-    "Training compute in the paper's unit, FLOP at one FLOP per multiply-add: 3 x FLOP(forward) x `n_examples` x `epochs`."
-    return training_flops(model, n_examples, epochs, flops_per_mac=PAPER_FLOPS_PER_MAC)
+# %% ../nbs/14_scaling.ipynb #af8415b3
+PFLOP = 1e15  # the unit of the paper's compute axis (Fig. 1: "PFLOPS")
 
 # %% ../nbs/14_scaling.ipynb #ae67d879
 def _as_array(name: str, values, positive: bool = False) -> np.ndarray:
@@ -109,17 +120,18 @@ class ComputeLawFit:
     alpha_ci: tuple[float, float] # confidence interval of alpha at `level` (alpha itself when it was fixed)
     level: float
     n_points: int
-    unit: float                   # FLOP per unit of C in a and b (PFLOP by default)
+    unit: float                   # FLOP per unit of C in a and b
     fixed: dict                   # parameters held fixed
     def __call__(self, compute) -> np.ndarray:
         return compute_law(np.asarray(compute, dtype=float) / self.unit, self.a, self.b, self.alpha, self.e_inf)
     @property
     def params(self) -> dict: return dict(a=self.a, b=self.b, alpha=self.alpha, e_inf=self.e_inf)
 
-def fit_compute_law(compute, error, level: float = 0.95, unit: float = PFLOP, fixed: Mapping[str, float] | None = None,
+def fit_compute_law(compute, error, level: float = 0.95, unit: float | None = None, fixed: Mapping[str, float] | None = None,
                     p0: Mapping[str, float] | None = None, max_condition: float = 1e8) -> ComputeLawFit:
     "Fit the paper's law to (compute in FLOP, error) with `curve_fit`; raises `UnderdeterminedFit` where the data cannot pin it down."
     c, e = _pair("compute", compute, "error", error, positive=True)
+    if unit is None: unit = 10.0 ** round(math.log10(float(np.median(c))))  # compute near 1 in the fit: well conditioned
     fixed = {k: float(v) for k, v in (fixed or {}).items()}
     for k in fixed:
         if k not in LAW_PARAMS: raise ValueError(f"unknown parameter {k!r} in fixed; expected some of {LAW_PARAMS}")
@@ -135,6 +147,9 @@ def fit_compute_law(compute, error, level: float = 0.95, unit: float = PFLOP, fi
     def law(x, *theta):
         p = {**fixed, **dict(zip(free, theta))}
         return compute_law(x, p["a"], p["b"], p["alpha"], p["e_inf"])
+    def jac(x, *theta):  # analytic: far fewer evaluations than finite differences
+        j = _law_jacobian(x, {**fixed, **dict(zip(free, theta))})
+        return np.stack([j[k] for k in free], axis=1)
     def start(alpha, e_frac):  # a chosen so that the curve starts at the cheapest run's error
         s = dict(alpha=alpha, b=0.0, e_inf=e_frac * e.min()) | fixed
         s.setdefault("a", max(e[np.argmin(x)] - s["e_inf"], 1e-9) * (s["b"] + x.min()) ** s["alpha"])
@@ -144,8 +159,8 @@ def fit_compute_law(compute, error, level: float = 0.95, unit: float = PFLOP, fi
     best = None
     for s in starts:
         try:
-            theta, cov = optimize.curve_fit(law, x, e, p0=s, bounds=([lower[k] for k in free], [upper[k] for k in free]),
-                                            maxfev=20_000)
+            theta, cov = optimize.curve_fit(law, x, e, p0=s, jac=jac, x_scale="jac", max_nfev=2_000,
+                                            bounds=([lower[k] for k in free], [upper[k] for k in free]))
         except (RuntimeError, ValueError): continue  # no convergence from this start
         sse = float(np.sum((law(x, *theta) - e) ** 2))
         if best is None or sse < best[0]: best = (sse, theta, cov)
@@ -206,8 +221,8 @@ def _floats(d: Mapping) -> dict:
                 {kk: float(vv) for kk, vv in v.items()} if isinstance(v, dict) else float(v)) for k, v in d.items()}
 
 def scaling_fits(runs: Sequence[Mapping], epochs_ref: int | None = None, level: float = 0.95, n_boot: int = 1000,
-                 seed: int = 0, unit: float = PFLOP) -> dict:
-    "The paper's fits (Fig. 1, 7, 8) over `runs` (dicts with RUN_FIELDS): estimates with covariance and bootstrap intervals, or why not."
+                 seed: int = 0, unit: float | None = None, fits: Sequence[str] = tuple(PAPER_EXPONENTS)) -> dict:
+    "The paper's `fits` (Fig. 1, 7, 8) over `runs` (dicts with RUN_FIELDS): estimates with covariance and bootstrap intervals, or why not."
     for i, r in enumerate(runs):
         missing = [k for k in RUN_FIELDS if k not in r]
         if missing: raise ValueError(f"run {i} has no {missing}; expected the fields {RUN_FIELDS}")
@@ -215,7 +230,8 @@ def scaling_fits(runs: Sequence[Mapping], epochs_ref: int | None = None, level: 
     epochs_ref = int(col["epochs"].min()) if epochs_ref is None else int(epochs_ref)
     if not np.any(col["epochs"] == epochs_ref):
         raise ValueError(f"epochs_ref={epochs_ref}, but the runs have epochs {sorted(set(col['epochs'].astype(int).tolist()))}")
-    law_start = {}
+    law_start = {}  # the full-data solution, where the bootstrap's fits start
+    if unit is None: unit = 10.0 ** round(math.log10(float(np.median(col["compute"]))))  # one unit for all resamples
 
     def frontier(idx):
         return idx[pareto_frontier(col["compute"][idx], col["error"][idx])]
@@ -241,6 +257,7 @@ def scaling_fits(runs: Sequence[Mapping], epochs_ref: int | None = None, level: 
     everything = np.arange(len(runs))
     out = dict(epochs_ref=epochs_ref, level=level, n_runs=len(runs), unit=unit)
     for name, (fit, estimate, interval) in specs.items():
+        if name not in fits: continue
         entry = dict(paper=PAPER_EXPONENTS[name])
         try: used, f = fit(everything)
         except UnderdeterminedFit as e:
@@ -255,3 +272,412 @@ def scaling_fits(runs: Sequence[Mapping], epochs_ref: int | None = None, level: 
             except UnderdeterminedFit as e: entry.update(ci_bootstrap=None, bootstrap_underdetermined=str(e))
         out[name] = entry
     return out
+
+# %% ../nbs/14_scaling.ipynb #2df0d912
+TABLE5_ARCHS = ("B_6-Wi_256", "B_12-Wi_256", "B_6-Wi_512", "B_12-Wi_512", "B_6-Wi_1024", "B_12-Wi_1024")
+N_IMAGENET21K = 11_801_680  # training images after Ridnik et al.'s preprocessing (FACTS.md)
+
+GRIDS = {  # the grid of pre-training runs and its downstream task, per scale
+    "paper": dict(dataset="imagenet21k", resolution=64, data_resolution=None, archs=TABLE5_ARCHS,
+                  n_train=tuple(N_IMAGENET21K // 2 ** k for k in (4, 3, 2, 1, 0)),  # subset sizes: ours (not in FACTS.md)
+                  epochs=(50, 100, 200, 400, 800), batch_size=16_384, lr=1e-5,
+                  downstream="cifar100", probe_n_train=None, probe_n_test=None),
+    "laptop": dict(dataset="tinyimagenet", resolution=32, data_resolution=32,
+                   archs=("B_2-Wi_64", "B_4-Wi_64", "B_2-Wi_128", "B_4-Wi_128", "B_2-Wi_256", "B_4-Wi_256"),
+                   n_train=(6_250, 12_500, 25_000, 50_000, 100_000), epochs=(1, 2, 4, 8, 16), batch_size=256, lr=1e-4,
+                   downstream="cifar10", probe_n_train=None, probe_n_test=None),
+    "ci": dict(dataset="tinyimagenet", resolution=32, data_resolution=32,
+               archs=("B_1-Wi_16", "B_1-Wi_32", "B_2-Wi_32"), n_train=(400, 800), epochs=(1, 2), batch_size=64, lr=1e-3,
+               downstream="cifar10", probe_n_train=2000, probe_n_test=1000),
+}
+RECIPE = dict(optimizer="lion", weight_decay=0.001, scheduler="none", warmup_epochs=0.0, label_smoothing=0.3,
+              augment=True, mixup=0.8, crop_scale=(0.08, 1.0), crop_ratio=(3 / 4, 4 / 3), flip=True, clip_grad=None,
+              seed=0)  # the paper's pre-training recipe for the scaling grid (FACTS.md, "Scaling laws")
+
+def grid_configs(scale: str = "auto", **overrides) -> list[TrainConfig]:
+    "One `TrainConfig` per (model, subset) of the grid at `scale`: trained for the longest T, saving the weights at every T."
+    grid = GRIDS[resolve_scale(scale)]
+    longest = max(grid["epochs"])
+    return [TrainConfig(dataset=grid["dataset"], arch=arch, resolution=grid["resolution"],
+                        data_resolution=grid["data_resolution"], epochs=longest, save_epochs=tuple(grid["epochs"]),
+                        eval_every=longest, batch_size=grid["batch_size"], lr=grid["lr"], n_train=n, **RECIPE, **overrides)
+            for arch in grid["archs"] for n in grid["n_train"]]
+
+# %% ../nbs/14_scaling.ipynb #be04373b
+PAPER_GRID_SOURCES = [  # (setting, value at the paper scale, source)
+    ("models", ", ".join(TABLE5_ARCHS), "paper Table 5 (FACTS.md, Models)"),
+    ("pre-training data", "ImageNet-21k at 64 px, sub-sampled proportionally across classes", "paper §4.4 (FACTS.md, Scaling laws)"),
+    ("subset sizes N", ", ".join(f"{n:,}" for n in GRIDS["paper"]["n_train"]),
+     "ours: a doubling ladder down from the full 11,801,680 (the sizes are not in FACTS.md)"),
+    ("epochs T", ", ".join(map(str, GRIDS["paper"]["epochs"])), "paper §4.4 (FACTS.md, Scaling laws)"),
+    ("batch size", "16,384", "paper §4.4 (FACTS.md, Scaling laws)"),
+    ("optimizer, lr, weight decay", "LION, 1e-5, 0.001; constant lr", "paper §4.4 (FACTS.md); constant lr: the authors' code default"),
+    ("label smoothing, MixUp", "0.3, 0.8", "paper (FACTS.md, Scaling laws and Data)"),
+    ("crops, flips", "scale (0.08, 1), ratio (3/4, 4/3); horizontal flips", "paper (FACTS.md, Data)"),
+    ("downstream error", "linear probe on CIFAR-100, no TTA", "paper Fig. 1 (FACTS.md, Scaling laws)"),
+    ("linear probe", "ours: a linear head fitted on the frozen body's features (see below)",
+     "the paper: LION, lr 1e-5, 50 epochs through the frozen body (FACTS.md, Fine-tuning)"),
+    ("compute", "C = FLOP(f) · 3 · N · T, one FLOP per multiply-add", "paper (FACTS.md); fvcore's rule, as the authors' code"),
+]
+
+def paper_grid_table() -> str:
+    "The paper-scale grid as a markdown table, with a source for every setting."
+    return "\n".join(["| setting | paper scale | source |", "| --- | --- | --- |"]
+                     + [f"| {s} | {v} | {src} |" for s, v, src in PAPER_GRID_SOURCES])
+
+# %% ../nbs/14_scaling.ipynb #70d0888d
+PROBE = dict(l2=1e-4, max_iter=50)  # ours: the linear head's L2 penalty and L-BFGS iterations (measured: enough, see the chapter)
+
+@torch.no_grad()
+def body_features(model: nn.Module, images: torch.Tensor, *, mean, std, resolution: int | None = None,
+                  batch_size: int = 1024, device=None) -> torch.Tensor:
+    "The frozen body's features (the input of `linear_out`) of uint8 `images`, no augmentation: (N, width) fp32 on the CPU."
+    head = model.linear_out
+    model.linear_out = nn.Identity()
+    try: return predict(model, images, mean=mean, std=std, resolution=resolution, batch_size=batch_size, device=device)
+    finally: model.linear_out = head
+
+def linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor,
+                 l2: float = PROBE["l2"], max_iter: int = PROBE["max_iter"]) -> dict:
+    "Fit a softmax-regression head on standardized features by L-BFGS; its train and test top-1 error (fractions)."
+    train_x, test_x = train_x.float(), test_x.float()
+    mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-8)
+    xs, xt = (train_x - mean) / std, (test_x - mean) / std
+    classes = int(max(train_y.max(), test_y.max())) + 1
+    w = torch.zeros(xs.shape[1], classes, requires_grad=True)
+    b = torch.zeros(classes, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], lr=1, max_iter=max_iter, history_size=20, line_search_fn="strong_wolfe",
+                            tolerance_grad=1e-7, tolerance_change=1e-10)
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(xs @ w + b, train_y) + 0.5 * l2 * w.pow(2).sum()
+        loss.backward()
+        return loss
+    with torch.enable_grad(): opt.step(closure)
+    with torch.no_grad():
+        train_err = ((xs @ w + b).argmax(1) != train_y).double().mean().item()
+        test_err = ((xt @ w + b).argmax(1) != test_y).double().mean().item()
+    return dict(train_error=train_err, test_error=test_err, iterations=int(opt.state[w]["n_iter"]))
+
+# %% ../nbs/14_scaling.ipynb #35d99232
+def _data_status(name: str, data_dir) -> str | None:
+    if name in DATA_MARKERS: return dataset_status(name, data_dir)
+    if (get_data_dir(data_dir) / name / "train").is_dir(): return None
+    return f"not in the data directory (looked for `<data dir>/{name}/train/`) and there is no public download: put it there"
+
+def _run_name(cfg: TrainConfig) -> str:
+    return f"{cfg.arch}-n{cfg.n_train}-e{cfg.epochs}-r{cfg.resolution}"
+
+def _sha1(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()
+
+def _snapshot_model(run_dir: Path, epoch: int, channels: int = 3) -> nn.Module:
+    state = load_state_dict_file(run_dir / f"model_e{epoch}.pt")
+    info = infer_arch(state, channels)
+    model = get_model(info["arch"], info["resolution"], info["num_classes"], channels)
+    model.load_state_dict(state)
+    return model.eval()
+
+def _initial_first_layer(cfg: dict, num_classes: int) -> torch.Tensor:
+    "W0: `linear_in.weight` at initialization, recreated as the train loop creates the model (seeded, then built)."
+    torch.manual_seed(cfg["seed"])
+    return get_model(cfg["arch"], cfg["resolution"], num_classes).linear_in.weight.detach().float()
+
+def _probe_data(grid: dict, data_dir, progress: bool) -> dict:
+    "Downstream train/test images (the probe's subsets at the ci scale) and the upstream test set, loaded once."
+    res, kw = grid["resolution"], dict(data_dir=data_dir, progress=progress)
+    down_train = load_dataset(grid["downstream"], "train", resolution=res, n_train=grid["probe_n_train"], **kw)
+    down_test = load_dataset(grid["downstream"], "test", resolution=res, **kw)
+    if grid["probe_n_test"]:
+        keep = balanced_subset(down_test.labels, grid["probe_n_test"], seed=0)
+        down_test = dataclasses.replace(down_test, images=down_test.images[keep], labels=down_test.labels[keep], files=None)
+    up_test = load_dataset(grid["dataset"], "test", resolution=grid["data_resolution"], **kw)
+    if up_test.resolution != res:  # resize once here, not in every snapshot's evaluation
+        up_test = dataclasses.replace(up_test, images=resize_images(up_test.images, res))
+    return dict(down_train=down_train, down_test=down_test, up_test=up_test)
+
+def _read_snapshot(run_dir: Path, epoch: int, grid: dict, data: dict, device, force: bool) -> tuple[dict, str]:
+    "Upstream and downstream error of the weights after `epoch` epochs, from the cache next to them when it matches."
+    weights = run_dir / f"model_e{epoch}.pt"
+    settings = dict(weights_sha1=_sha1(weights), downstream=grid["downstream"], probe_n_train=len(data["down_train"]),
+                    probe_n_test=len(data["down_test"]), upstream_n_test=len(data["up_test"]), **PROBE)
+    cache = run_dir / f"probe_e{epoch}.json"
+    if cache.exists() and not force:
+        saved = json.loads(cache.read_text())
+        if saved.get("settings") == settings: return saved["result"], "reused"
+    t0 = time.perf_counter()
+    model = _snapshot_model(run_dir, epoch).to(device)
+    res = grid["resolution"]
+    up, dtr, dte = data["up_test"], data["down_train"], data["down_test"]
+    upstream_error = 1 - evaluate(model, up.images, up.labels, mean=up.mean, std=up.std, resolution=res, device=device)
+    feats = [body_features(model, d.images, mean=d.mean, std=d.std, resolution=res, device=device) for d in (dtr, dte)]
+    probe = linear_probe(feats[0], dtr.labels, feats[1], dte.labels)
+    result = dict(upstream_error=upstream_error, downstream_error=probe["test_error"],
+                  probe_train_error=probe["train_error"], probe_iterations=probe["iterations"],
+                  probe_time_s=time.perf_counter() - t0)
+    cache.write_text(json.dumps(dict(settings=settings, result=result), indent=1))
+    return result, "ran"
+
+# %% ../nbs/14_scaling.ipynb #dba5d06e
+def _epoch_time(result: dict, epoch: int) -> float:
+    "Training time of a run's first `epoch` epochs, from its per-epoch log."
+    return sum(h.get("epoch_time_s") or 0.0 for h in result["history"] if h["epoch"] <= epoch)
+
+def _first_layers(rows: list[dict], frontier: list[int], runs_root: Path) -> tuple[list[dict], dict[str, np.ndarray]]:
+    "The snapshots whose first layers the chapter shows, and their first units (W, and W0 per model) as float16 arrays."
+    if not frontier: return [], {}
+    on_front = [rows[i] for i in frontier]
+    small = min(on_front, key=lambda r: (r["params"], -r["compute"]))
+    large = max(on_front, key=lambda r: (r["params"], r["compute"]))
+    longest = max(r["epochs"] for r in rows)
+    same = [r for r in rows if r["arch"] == large["arch"] and r["epochs"] == longest]
+    picks = [("smallest compute-optimal model", small), ("largest compute-optimal model", large),
+             (f"{large['arch']} on the smallest subset", min(same, key=lambda r: r["n_train"])),
+             (f"{large['arch']} on the largest subset", max(same, key=lambda r: r["n_train"]))]
+    chosen, arrays, n = [], {}, 25  # the paper's appendix shows the first 5 x 5 units
+    for label, r in picks:
+        run_dir = runs_root / r["run_dir"]
+        cfg = json.loads((run_dir / "run.json").read_text())["config"]
+        state = load_state_dict_file(run_dir / f"model_e{r['epochs']}.pt")
+        w = state["linear_in.weight"].float()
+        w0 = _initial_first_layer(cfg, state["linear_out.weight"].shape[0])
+        key = f"{r['run_dir']}/e{r['epochs']}"
+        arrays[f"{key}/W"] = w[:n].numpy().astype(np.float16)
+        arrays[f"init/{r['arch']}/W0"] = w0[:n].numpy().astype(np.float16)
+        chosen.append(dict(label=label, key=key, arch=r["arch"], n_train=r["n_train"], epochs=r["epochs"],
+                           resolution=cfg["resolution"], downstream_error=r["downstream_error"],
+                           rel_change=((w - w0).norm() / w0.norm()).item(),
+                           high_freq_W=high_frequency_fraction(w, cfg["resolution"]),
+                           high_freq_dW=high_frequency_fraction(w - w0, cfg["resolution"])))
+    return chosen, arrays
+
+# %% ../nbs/14_scaling.ipynb #86db3ed1
+def reproduce(scale: str = "auto", data_dir: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
+              device: str | None = None, force: bool = False, progress: bool = True, verbose: bool = True,
+              runs_dir: str | os.PathLike | None = None, n_boot: int = 1000) -> dict:
+    "Chapter 5: train the scaling grid at `scale`, read every snapshot, fit; write `out/scaling_<scale>.{md,json,png}`; return the report."
+    scale = resolve_scale(scale)
+    grid, device = GRIDS[scale], str(default_device(device))
+    out = Path("results" if out is None else out)
+    runs_root = Path(runs_dir) if runs_dir is not None else get_data_dir(data_dir) / "runs" / f"scaling_{scale}"
+    skipped = {d: why for d in (grid["dataset"], grid["downstream"]) if (why := _data_status(d, data_dir)) is not None}
+    configs = grid_configs(scale, device=device, data_dir=None if data_dir is None else str(data_dir))
+    started, rows, runs, probe_time = time.time(), [], {}, 0.0
+    if skipped:
+        why = "; ".join(f"{d}: {r}" for d, r in skipped.items())
+        rows = [dict(arch=c.arch, n_train=c.n_train, epochs=T, status="skipped", reason=why)
+                for c in configs for T in grid["epochs"]]
+    else:
+        data = _probe_data(grid, data_dir, progress)
+        for i, cfg in enumerate(configs):
+            name = _run_name(cfg)
+            if verbose: print(f"[scaling {scale}] run {i + 1}/{len(configs)}: {cfg.arch} on {cfg.n_train:,} {cfg.dataset} "
+                              f"images, {cfg.epochs} epochs", flush=True)
+            result, how = _run_or_reuse(cfg, runs_root / name, force, progress)
+            runs[name] = dict(status=how, params=result["params"], wall_time_s=result["wall_time_s"],
+                              train_time_s=result["train_time_s"], img_per_s=result.get("img_per_s"),
+                              history=result["history"])
+            with torch.device("meta"): model = get_model(cfg.arch, cfg.resolution, len(data["up_test"].classes))
+            for T in grid["epochs"]:
+                snap, probe_how = _read_snapshot(runs_root / name, T, grid, data, device, force or how == "ran")
+                probe_time += snap["probe_time_s"] if probe_how == "ran" else 0.0
+                rows.append(dict(arch=cfg.arch, params=result["params"],
+                                 forward_flops=forward_flops(model, flops_per_mac=PAPER_FLOPS_PER_MAC),
+                                 n_train=cfg.n_train, epochs=T, compute=training_flops(model, cfg.n_train, T, flops_per_mac=PAPER_FLOPS_PER_MAC),
+                                 status=how, probe=probe_how, run_dir=name, train_time_s=_epoch_time(result, T), **snap))
+    done = [r for r in rows if r["status"] != "skipped"]
+    fits, first_layer, arrays = {}, [], {}
+    if done:
+        longest = max(r["epochs"] for r in done)
+        for which in ("downstream", "upstream"):
+            pts = [dict(compute=r["compute"], error=r[f"{which}_error"], params=r["params"], examples=r["n_train"],
+                        epochs=r["epochs"]) for r in done]
+            fits[which] = scaling_fits(pts, epochs_ref=longest, n_boot=n_boot)
+            fits[which]["by_epochs"] = {str(T): {k: v for k, v in scaling_fits(pts, T, n_boot=0, fits=("P_star", "N_star")).items()
+                                                 if k in ("P_star", "N_star")} for T in grid["epochs"]}
+        frontier = pareto_frontier([r["compute"] for r in done], [r["downstream_error"] for r in done]).tolist()
+        for i, r in enumerate(done): r["frontier"] = i in frontier
+        first_layer, arrays = _first_layers(done, frontier, runs_root)
+    report = dict(name="scaling", scale=scale, device=device, torch_threads=torch.get_num_threads(),
+                  date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                  wall_time_s=round(time.time() - started, 1),
+                  train_wall_time_s=round(sum(r["wall_time_s"] for r in runs.values() if r["status"] != "reused"), 1),
+                  probe_time_s=round(probe_time, 1), command=f"scaling-mlps reproduce scaling --scale {scale}",
+                  grid={k: list(v) if isinstance(v, tuple) else v for k, v in grid.items()}, recipe=RECIPE, probe=PROBE,
+                  rows=rows, runs=runs, fits=fits, first_layer=first_layer, paper=PAPER_EXPONENTS,
+                  skipped=skipped, compute_unit=COMPUTE_UNIT, runs_dir=f"<data dir>/runs/scaling_{scale}")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"scaling_{scale}.json").write_text(json.dumps(report, indent=1))
+    (out / f"scaling_{scale}.md").write_text(report_markdown(report))
+    if arrays: np.savez_compressed(out / f"scaling_{scale}_first_layer.npz", **arrays)
+    if done:
+        for name, plot in (("", plot_compute_scaling), ("_params_examples", plot_bottlenecks),
+                           ("_compute_optimal", plot_compute_optimal)):
+            plt.close(plot(report, out=out / f"scaling{name}_{scale}.png"))
+    if verbose: print(report_markdown(report))
+    return report
+
+# %% ../nbs/14_scaling.ipynb #9a5bce93
+DATASET_NAMES = {"tinyimagenet": "Tiny-ImageNet", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
+                 "imagenet21k": "ImageNet-21k"}
+FIT_TITLES = {  # name: (what it is, where the paper has it)
+    "compute_law": ("α in E(C) = a(b + C)^-α + E∞", "Fig. 1"),
+    "E_vs_P": ("α_P in E ∝ P^-α_P (best error per model size)", "Fig. 7"),
+    "E_vs_N": ("α_N in E ∝ N^-α_N (best error per subset size)", "Fig. 7"),
+    "P_star": ("compute-optimal parameters P* ∝ C^a", "Fig. 8"),
+    "N_star": ("compute-optimal examples N* ∝ C^b", "Fig. 8"),
+}
+
+def _done(report: dict) -> list[dict]:
+    return [r for r in report["rows"] if r["status"] != "skipped"]
+
+def paper_value(name: str) -> str:
+    "The paper's value of fit `name` as text."
+    v = PAPER_EXPONENTS[name]
+    return f"{v[0]}-{v[1]}" if isinstance(v, tuple) else (f"≈ {v:g}" if name.startswith("E_vs") else f"{v:g}")
+
+def fit_text(entry: dict, digits: int = 2) -> str:
+    "'0.31 [0.22, 0.40]' for a fit entry of `scaling_fits`, or 'under-determined (reason)'."
+    if "underdetermined" in entry: return f"under-determined ({entry['underdetermined']})"
+    return f"{entry['estimate']:.{digits}f} [{entry['ci'][0]:.{digits}f}, {entry['ci'][1]:.{digits}f}]"
+
+def _boot_text(entry: dict, digits: int = 2) -> str:
+    if "underdetermined" in entry or "ci_bootstrap" not in entry: return "-"
+    if entry["ci_bootstrap"] is None: return f"under-determined ({entry['bootstrap_underdetermined']})"
+    lo, hi = entry["ci_bootstrap"]
+    failed = f"; {entry['n_boot_failed']} of {entry['n_boot']} resamples under-determined" if entry["n_boot_failed"] else ""
+    return f"[{lo:.{digits}f}, {hi:.{digits}f}]{failed}"
+
+def report_markdown(report: dict) -> str:
+    "The markdown summary of a scaling `reproduce` report: fitted exponents beside the paper's, then every snapshot."
+    g = report["grid"]
+    up, down = DATASET_NAMES.get(g["dataset"], g["dataset"]), DATASET_NAMES.get(g["downstream"], g["downstream"])
+    done = _done(report)
+    lines = [f"# Scaling laws at the `{report['scale']}` scale", "",
+             f"B-MLPs ({', '.join(g['archs'])}) pre-trained with the paper's recipe on class-balanced subsets of {up} "
+             f"(N = {', '.join(f'{n:,}' for n in g['n_train'])} images, {g['resolution']} px), read after "
+             f"T = {', '.join(map(str, g['epochs']))} epochs; downstream error by a linear probe on {down} (no TTA). "
+             f"Measured on `{report['device']}` ({report['torch_threads']} threads) on {report['date']}: "
+             f"{len({r['run_dir'] for r in done})} pre-training runs, {len(done)} snapshots; training "
+             f"{_fmt_time(report['train_wall_time_s']) or '0 s'}, reading the snapshots "
+             f"{_fmt_time(report['probe_time_s']) or '0 s'}, whole command {_fmt_time(report['wall_time_s'])}. "
+             f"Command: `{report['command']}`."]
+    if report["fits"]:
+        T = report["fits"]["downstream"]["epochs_ref"]
+        lines += ["", "## Fitted exponents", "",
+                  f"Ours with 95% intervals from the fit's covariance and from a bootstrap over runs. P* and N* at "
+                  f"T = {T} epochs (the paper: T = 50).", "",
+                  "| fit | error | paper | ours [95% interval] | bootstrap 95% interval | points |",
+                  "| --- | --- | ---: | --- | --- | ---: |"]
+        for which, label in (("downstream", f"{down} linear"), ("upstream", f"{up} test")):
+            for name, (title, fig) in FIT_TITLES.items():
+                e = report["fits"][which][name]
+                lines.append(f"| {title} ({fig}) | {label} | {paper_value(name)} | {fit_text(e)} | {_boot_text(e)} | "
+                             f"{len(e.get('runs', [])) or '-'} |")
+        lines += ["", "## Snapshots", "",
+                  f"| model | params | N | T | compute (PFLOP†) | {up} test error (%) | {down} linear error (%) | compute-optimal |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | :---: |"]
+        for r in done:
+            lines.append(f"| {r['arch']} | {r['params']:,} | {r['n_train']:,} | {r['epochs']} | {r['compute'] / PFLOP:.4g} | "
+                         f"{100 * r['upstream_error']:.1f} | {100 * r['downstream_error']:.1f} | {'✓' if r['frontier'] else ''} |")
+        lines += ["", f"† {report['compute_unit']}; PFLOP = 10^15 FLOP."]
+    if report["skipped"]:
+        lines += ["", "Skipped:"] + [f"- {d}: {why}" for d, why in report["skipped"].items()]
+    return "\n".join(lines) + "\n"
+
+# %% ../nbs/14_scaling.ipynb #45d4b8cf
+def _save_fig(fig, out):
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, dpi=130, bbox_inches="tight")
+
+def _sizes(n_train, levels) -> np.ndarray:
+    "Marker areas growing with the subset size (one step per doubling)."
+    rank = np.searchsorted(np.array(sorted(levels)), np.asarray(n_train))
+    return 18 + 34 * rank
+
+def plot_compute_scaling(report: dict, out: str | os.PathLike | None = None) -> matplotlib.figure.Figure:
+    "Fig. 1 analog: error (%) against compute, downstream and upstream; colour = parameters, size = examples, lines = one run's epochs."
+    done, g = _done(report), report["grid"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    params = np.array([r["params"] for r in done], dtype=float)
+    norm = matplotlib.colors.LogNorm(params.min(), params.max() * 1.0001)
+    cmap = matplotlib.colormaps["viridis"]
+    for ax, which in zip(axes, ("downstream", "upstream")):
+        c = np.array([r["compute"] for r in done]) / PFLOP
+        e = 100 * np.array([r[f"{which}_error"] for r in done])
+        for name in dict.fromkeys(r["run_dir"] for r in done):  # longer training of one run: a line
+            idx = [i for i, r in enumerate(done) if r["run_dir"] == name]
+            ax.plot(c[idx], e[idx], "-", color=cmap(norm(params[idx[0]])), lw=0.7, alpha=0.5)
+        ax.scatter(c, e, s=_sizes([r["n_train"] for r in done], g["n_train"]), c=params, cmap=cmap, norm=norm,
+                   edgecolor="none", alpha=0.85, zorder=3)
+        fit = report["fits"][which]["compute_law"]
+        front = pareto_frontier(c, e)
+        ax.plot(c[front], e[front], "o", mfc="none", mec="crimson", ms=9, mew=1.2, zorder=4, label="compute-optimal")
+        if "estimate" in fit:
+            f = fit["fit"]
+            grid = np.logspace(np.log10(c.min()), np.log10(c.max()), 100)
+            ax.plot(grid, 100 * compute_law(grid * PFLOP / f["unit"], f["a"], f["b"], f["alpha"], f["e_inf"]), "--",
+                    color="crimson", lw=1.5, label=f"fit: α = {fit_text(fit)}", zorder=5)
+        else: ax.plot([], [], " ", label="fit under-determined")
+        ax.plot([], [], " ", label=f"paper (Fig. 1): α = {paper_value('compute_law')}")
+        ds = DATASET_NAMES.get(g["downstream" if which == "downstream" else "dataset"])
+        ax.set(xscale="log", yscale="log", xlabel="compute (PFLOP, 1 FLOP per multiply-add)",
+               ylabel=f"{ds} {'linear-probe' if which == 'downstream' else 'test'} error (%)",
+               title=f"{'downstream' if which == 'downstream' else 'upstream'}: {ds}")
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.LogFormatter(labelOnlyBase=False, minor_thresholds=(3, 1)))
+        ax.legend(fontsize=7, loc="lower left")
+    fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes, label="parameters", pad=0.01)
+    for n in g["n_train"]: axes[1].scatter([], [], s=_sizes([n], g["n_train"]), c="gray", label=f"N = {n:,}")
+    handles = [h for h in axes[1].collections if h.get_label().startswith("N =")]
+    axes[1].add_artist(axes[1].legend(fontsize=7, loc="lower left"))
+    axes[1].legend(handles=handles, fontsize=7, loc="upper right", title="examples", title_fontsize=7)
+    fig.suptitle(f"Error against compute, {report['scale']} scale (Fig. 1 analog)", fontsize=11)
+    _save_fig(fig, out)
+    return fig
+
+def plot_bottlenecks(report: dict, which: str = "downstream", out: str | os.PathLike | None = None) -> matplotlib.figure.Figure:
+    "Fig. 7 analog: the best error per model size and per subset size, with the straight log-log fits."
+    done, fits = _done(report), report["fits"][which]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, name, key, xlabel in ((axes[0], "E_vs_P", "params", "parameters P"), (axes[1], "E_vs_N", "n_train", "pre-training examples N")):
+        x = np.array([r[key] for r in done], dtype=float); e = 100 * np.array([r[f"{which}_error"] for r in done])
+        ax.scatter(x, e, s=10, c="lightgray", label="all snapshots")
+        env = envelope(x, e)
+        ax.plot(x[env], e[env], "o", color="C0", label=f"best per {xlabel.split()[-1]}")
+        fit = fits[name]
+        if "estimate" in fit:
+            grid = np.logspace(np.log10(x.min()), np.log10(x.max()), 50)
+            ax.plot(grid, 100 * fit["fit"]["prefactor"] * grid ** fit["fit"]["exponent"], "--", color="C3",
+                    label=f"fit: {'α_P' if name == 'E_vs_P' else 'α_N'} = {fit_text(fit)}")
+        else: ax.plot([], [], " ", label="fit under-determined")
+        ax.plot([], [], " ", label=f"paper (Fig. 7): {paper_value(name)}")
+        ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=f"{which} error (%)")
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Error against parameters and examples, {report['scale']} scale (Fig. 7 analog)", fontsize=11)
+    fig.tight_layout(); _save_fig(fig, out)
+    return fig
+
+def plot_compute_optimal(report: dict, which: str = "downstream", out: str | os.PathLike | None = None) -> matplotlib.figure.Figure:
+    "Fig. 8 analog: parameters and examples of the compute-optimal snapshots at the reference epochs, against compute."
+    done, fits = _done(report), report["fits"][which]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, name, key, ylabel in ((axes[0], "P_star", "params", "parameters P*"), (axes[1], "N_star", "n_train", "examples N*")):
+        fit = fits[name]
+        at_ref = [r for r in done if r["epochs"] == fits["epochs_ref"]]
+        c = np.array([r["compute"] for r in at_ref]) / PFLOP
+        y = np.array([r[key] for r in at_ref], dtype=float)
+        ax.scatter(c, y, s=10, c="lightgray", label=f"all runs at T = {fits['epochs_ref']}")
+        front = pareto_frontier(c, [r[f"{which}_error"] for r in at_ref])
+        ax.plot(c[front], y[front], "o", color="C0", label="compute-optimal")
+        if "estimate" in fit:
+            grid = np.logspace(np.log10(c.min()), np.log10(c.max()), 50)
+            ax.plot(grid, fit["fit"]["prefactor"] * (grid * PFLOP) ** fit["fit"]["exponent"], "--", color="C3",
+                    label=f"fit: exponent {fit_text(fit)}")
+        else: ax.plot([], [], " ", label="fit under-determined")
+        ax.plot([], [], " ", label=f"paper (Fig. 8, T = 50): {paper_value(name)}")
+        ax.set(xscale="log", yscale="log", xlabel="compute (PFLOP)", ylabel=ylabel)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Compute-optimal model and data size, {report['scale']} scale (Fig. 8 analog)", fontsize=11)
+    fig.tight_layout(); _save_fig(fig, out)
+    return fig

@@ -5,17 +5,17 @@ import numpy as np
 import pytest
 import torch
 
-from scaling_mlps.compute import forward_flops
+from scaling_mlps.compute import PAPER_FLOPS_PER_MAC, forward_flops, training_flops
 from scaling_mlps.models import get_model
 from scaling_mlps.scaling import (PFLOP, UnderdeterminedFit, best_within_budget, bootstrap_ci, compute_law, envelope,
-                                  fit_compute_law, fit_power_law, paper_compute, pareto_frontier, scaling_fits)
+                                  fit_compute_law, fit_power_law, pareto_frontier, scaling_fits)
 
 
-def test_paper_compute_counts_one_flop_per_multiply_add():
+def test_compute_in_the_papers_unit_counts_one_flop_per_multiply_add():
     with torch.device("meta"):
         model = get_model("B_6-Wi_256", 32, 200)
     macs = sum(m.in_features * m.out_features for m in model.modules() if isinstance(m, torch.nn.Linear))
-    assert paper_compute(model, 1000, 4) == 3 * macs * 1000 * 4
+    assert training_flops(model, 1000, 4, flops_per_mac=PAPER_FLOPS_PER_MAC) == 3 * macs * 1000 * 4
     assert forward_flops(model, flops_per_mac=1) == macs
 
 
