@@ -28,11 +28,11 @@ from .viz import high_frequency_fraction
 
 # %% auto #0
 __all__ = ['PFLOP', 'LAW_PARAMS', 'PAPER_EXPONENTS', 'RUN_FIELDS', 'TABLE5_ARCHS', 'N_IMAGENET21K', 'GRIDS', 'RECIPE',
-           'PAPER_GRID_SOURCES', 'PROBE', 'DATASET_NAMES', 'FIT_TITLES', 'pareto_frontier', 'best_within_budget',
-           'envelope', 'UnderdeterminedFit', 'PowerLawFit', 'fit_power_law', 'compute_law', 'ComputeLawFit',
-           'fit_compute_law', 'BootstrapCI', 'bootstrap_ci', 'scaling_fits', 'grid_configs', 'paper_grid_table',
-           'body_features', 'linear_probe', 'reproduce', 'paper_value', 'fit_text', 'report_markdown',
-           'plot_compute_scaling', 'plot_bottlenecks', 'plot_compute_optimal']
+           'PAPER_GRID_SOURCES', 'PROBE', 'DATASET_NAMES', 'FIT_TITLES', 'FIT_SYMBOLS', 'pareto_frontier',
+           'best_within_budget', 'envelope', 'UnderdeterminedFit', 'PowerLawFit', 'fit_power_law', 'compute_law',
+           'ComputeLawFit', 'fit_compute_law', 'BootstrapCI', 'bootstrap_ci', 'scaling_fits', 'grid_configs',
+           'paper_grid_table', 'body_features', 'linear_probe', 'reproduce', 'paper_value', 'fit_text',
+           'report_markdown', 'plot_compute_scaling', 'plot_bottlenecks', 'plot_compute_optimal']
 
 # %% ../nbs/14_scaling.ipynb #af8415b3
 PFLOP = 1e15  # the unit of the paper's compute axis (Fig. 1: "PFLOPS")
@@ -167,6 +167,9 @@ def fit_compute_law(compute, error, level: float = 0.95, unit: float | None = No
     if best is None: raise UnderdeterminedFit(f"curve_fit converged from none of {len(starts)} starting points on {len(x)} points")
     _, theta, cov = best
     p = {**fixed, **{k: float(v) for k, v in zip(free, theta)}}
+    if "alpha" in free and p["alpha"] >= 0.999 * upper["alpha"]:
+        raise UnderdeterminedFit(f"alpha ran to its bound {upper['alpha']:g}: these points drop like a step, not a power "
+                                 "law, and no interval for alpha means anything there")
     jac = _law_jacobian(x, p)
     cols = np.stack([jac[k] for k in free], axis=1)
     norms = np.linalg.norm(cols, axis=0)
@@ -528,6 +531,8 @@ FIT_TITLES = {  # name: (what it is, where the paper has it)
     "N_star": ("compute-optimal examples N* ∝ C^b", "Fig. 8"),
 }
 
+FIT_SYMBOLS = {"compute_law": "α", "E_vs_P": "α_P", "E_vs_N": "α_N", "P_star": "P* exponent", "N_star": "N* exponent"}
+
 def _done(report: dict) -> list[dict]:
     return [r for r in report["rows"] if r["status"] != "skipped"]
 
@@ -591,6 +596,18 @@ def _save_fig(fig, out):
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out, dpi=130, bbox_inches="tight")
 
+def _tidy_axes(ax, x_counts: bool = False) -> None:
+    "Plain tick labels on log axes: numbers, and counts (parameters, examples) as 300k / 1M."
+    plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.3g}")
+    ax.yaxis.set_major_formatter(plain); ax.yaxis.set_minor_formatter(plain)
+    if x_counts:
+        ax.xaxis.set_minor_locator(matplotlib.ticker.LogLocator(subs=(2.0, 5.0)))
+        eng = matplotlib.ticker.EngFormatter(sep="")
+        ax.xaxis.set_major_formatter(eng); ax.xaxis.set_minor_formatter(eng)
+    else:
+        ax.xaxis.set_minor_locator(matplotlib.ticker.LogLocator(subs=(3.0,)))
+        ax.xaxis.set_major_formatter(plain); ax.xaxis.set_minor_formatter(plain)
+
 def _sizes(n_train, levels) -> np.ndarray:
     "Marker areas growing with the subset size (one step per doubling)."
     rank = np.searchsorted(np.array(sorted(levels)), np.asarray(n_train))
@@ -625,13 +642,11 @@ def plot_compute_scaling(report: dict, out: str | os.PathLike | None = None) -> 
         ax.set(xscale="log", yscale="log", xlabel="compute (PFLOP, 1 FLOP per multiply-add)",
                ylabel=f"{ds} {'linear-probe' if which == 'downstream' else 'test'} error (%)",
                title=f"{'downstream' if which == 'downstream' else 'upstream'}: {ds}")
-        ax.yaxis.set_minor_formatter(matplotlib.ticker.LogFormatter(labelOnlyBase=False, minor_thresholds=(3, 1)))
-        ax.legend(fontsize=7, loc="lower left")
+        _tidy_axes(ax)
+        ax.add_artist(ax.legend(fontsize=7, loc="lower left"))
     fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes, label="parameters", pad=0.01)
-    for n in g["n_train"]: axes[1].scatter([], [], s=_sizes([n], g["n_train"]), c="gray", label=f"N = {n:,}")
-    handles = [h for h in axes[1].collections if h.get_label().startswith("N =")]
-    axes[1].add_artist(axes[1].legend(fontsize=7, loc="lower left"))
-    axes[1].legend(handles=handles, fontsize=7, loc="upper right", title="examples", title_fontsize=7)
+    sizes = [axes[1].scatter([], [], s=_sizes([n], g["n_train"]), c="gray", label=f"N = {n:,}") for n in g["n_train"]]
+    axes[1].legend(handles=sizes, fontsize=7, loc="upper right", title="examples", title_fontsize=7)
     fig.suptitle(f"Error against compute, {report['scale']} scale (Fig. 1 analog)", fontsize=11)
     _save_fig(fig, out)
     return fig
@@ -653,7 +668,7 @@ def plot_bottlenecks(report: dict, which: str = "downstream", out: str | os.Path
         else: ax.plot([], [], " ", label="fit under-determined")
         ax.plot([], [], " ", label=f"paper (Fig. 7): {paper_value(name)}")
         ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=f"{which} error (%)")
-        ax.legend(fontsize=7)
+        _tidy_axes(ax, x_counts=True); ax.legend(fontsize=7)
     fig.suptitle(f"Error against parameters and examples, {report['scale']} scale (Fig. 7 analog)", fontsize=11)
     fig.tight_layout(); _save_fig(fig, out)
     return fig
@@ -677,7 +692,8 @@ def plot_compute_optimal(report: dict, which: str = "downstream", out: str | os.
         else: ax.plot([], [], " ", label="fit under-determined")
         ax.plot([], [], " ", label=f"paper (Fig. 8, T = 50): {paper_value(name)}")
         ax.set(xscale="log", yscale="log", xlabel="compute (PFLOP)", ylabel=ylabel)
-        ax.legend(fontsize=7)
+        _tidy_axes(ax); ax.yaxis.set_major_formatter(matplotlib.ticker.EngFormatter(sep=""))
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.EngFormatter(sep="")); ax.legend(fontsize=7)
     fig.suptitle(f"Compute-optimal model and data size, {report['scale']} scale (Fig. 8 analog)", fontsize=11)
     fig.tight_layout(); _save_fig(fig, out)
     return fig

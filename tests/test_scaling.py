@@ -109,3 +109,28 @@ def test_scaling_fits_small_grid_reports_what_it_cannot_fit():
     json.dumps(fits)
     with pytest.raises(ValueError, match="epochs_ref"):
         scaling_fits(_chinchilla_runs(2), epochs_ref=7)
+
+
+def test_linear_probe_separates_blobs():
+    from scaling_mlps.scaling import linear_probe
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 3, (600,), generator=g)
+    x = torch.randn(600, 6, generator=g) + 3 * torch.nn.functional.one_hot(y, 6).float()
+    res = linear_probe(x[:400], y[:400], x[400:], y[400:])
+    assert res["test_error"] < 0.05 and res["iterations"] <= 50
+
+
+def test_reproduce_ci_runs_then_reuses(real_data_dir, tmp_path):
+    from scaling_mlps.scaling import reproduce
+    kw = dict(data_dir=real_data_dir, out=tmp_path, runs_dir=tmp_path / "runs", progress=False, verbose=False, n_boot=20)
+    report = reproduce("ci", **kw)
+    rows = [r for r in report["rows"] if r["status"] != "skipped"]
+    assert len(rows) == 12 and not report["skipped"]
+    assert all(0 < r["downstream_error"] < 1 and 0 < r["upstream_error"] < 1 for r in rows)
+    assert any(r["frontier"] for r in rows) and len(report["first_layer"]) == 4
+    for name in ("scaling_ci.json", "scaling_ci.md", "scaling_ci.png", "scaling_ci_first_layer.npz"):
+        assert (tmp_path / name).exists(), name
+    again = reproduce("ci", **kw)
+    assert {(r["status"], r["probe"]) for r in again["rows"]} == {("reused", "reused")}
+    assert [r["downstream_error"] for r in again["rows"]] == [r["downstream_error"] for r in rows]
+    json.loads((tmp_path / "scaling_ci.json").read_text())
