@@ -464,7 +464,8 @@ def reproduce(scale: str = "auto", data_dir: str | os.PathLike | None = None, ou
     out = Path("results" if out is None else out)
     runs_root = Path(runs_dir) if runs_dir is not None else get_data_dir(data_dir) / "runs" / f"scaling_{scale}"
     skipped = {d: why for d in (grid["dataset"], grid["downstream"]) if (why := _data_status(d, data_dir)) is not None}
-    configs = grid_configs(scale, device=device, data_dir=None if data_dir is None else str(data_dir))
+    on_gpu = dict(compile=True, checkpoint_every=50) if scale == "paper" and device.startswith("cuda") else {}  # as Table 1's paper scale
+    configs = grid_configs(scale, device=device, data_dir=None if data_dir is None else str(data_dir), **on_gpu)
     started, rows, runs, probe_time = time.time(), [], {}, 0.0
     if skipped:
         why = "; ".join(f"{d}: {r}" for d, r in skipped.items())
