@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=1024)
     p.add_argument("--data-resolution", type=int, default=None)
     p.add_argument("--data-dir", default=None); p.add_argument("--device", default=None); p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--real", action="store_true", help="ImageNet validation: also score on the ReaL labels (<data dir>/imagenet-real/"
+                   "real.json, downloaded if missing), matched by file name; with --tta, with and without TTA")
 
     from scaling_mlps.hub import list_checkpoints
     p = sub.add_parser("download", parents=[common], help="download the authors' published checkpoints")
@@ -196,11 +198,27 @@ def _eval(args) -> dict:
     device = default_device(args.device); model.to(device)
     kw = dict(mean=data.mean, std=data.std, resolution=info["resolution"], batch_size=args.batch_size, device=device, progress=args.progress)
     crops = _run_crops(args.checkpoint)  # TTA crops as the run trained with, else the authors' fine-tuning crops
+    if args.real: return _eval_real(args, model, info, data, kw, crops)
     result = {"checkpoint": str(args.checkpoint), "dataset": args.dataset, "arch": info["arch"],
               "test_acc": evaluate(model, data.images, data.labels, **kw), "tta": args.tta,
               "tta_acc": evaluate(model, data.images, data.labels, tta=args.tta, average=args.tta_average, seed=args.seed, **crops, **kw) if args.tta else None}
     _print_result(result, args.json, f"{info['arch']} on {args.dataset}: test accuracy {_pct(result['test_acc'])}"
                   + (f", with {args.tta} TTA views {_pct(result['tta_acc'])}" if args.tta else ""))
+    return result
+
+def _eval_real(args, model, info, data, kw, crops) -> dict:
+    "eval --real: one prediction per image (and per TTA setting), scored on the original and the ReaL labels."
+    from scaling_mlps.metrics import load_real_labels
+    from scaling_mlps.real import evaluate_real
+    real, opts = load_real_labels(data_dir=args.data_dir), {k: v for k, v in kw.items() if k not in ("mean", "std")}
+    plain = evaluate_real(model, data, real, **opts)
+    tta = evaluate_real(model, data, real, tta=args.tta, average=args.tta_average, seed=args.seed, **crops, **opts) if args.tta else None
+    result = {"checkpoint": str(args.checkpoint), "dataset": args.dataset, "arch": info["arch"], "images": plain["images"],
+              "real_labelled": plain["labelled"], "test_acc": plain["original_acc"], "real_acc": plain["real_acc"],
+              "real_acc_all_images": plain["real_acc_all_images"], "tta": args.tta,
+              "tta_acc": tta and tta["original_acc"], "tta_real_acc": tta and tta["real_acc"]}
+    _print_result(result, args.json, f"{info['arch']} on {args.dataset}: top-1 {_pct(result['test_acc'])}, ReaL {_pct(result['real_acc'])}"
+                  + (f"; with {args.tta} TTA views {_pct(result['tta_acc'])}, ReaL {_pct(result['tta_real_acc'])}" if args.tta else ""))
     return result
 
 def _download(args, sub) -> dict:
