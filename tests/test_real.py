@@ -103,3 +103,19 @@ def test_reproduce_real_ci(real_data_dir, tmp_path):
     assert rep["labels"]["empty"] == 3_163 and {r["status"] for r in rep["rows"]} == {"skipped"}
     md = (tmp_path / "real_ci.md").read_text()
     assert "90.0%** ReaL accuracy" in md and "tape player" in md and str(real_data_dir) not in md
+
+
+def test_reproduce_real_paper_scale_on_a_made_up_folder(tmp_path):
+    "The paper-scale path of `reproduce real`: a checkpoint (here a file) on the validation folder, without and with TTA."
+    data_dir = tmp_path / "data"
+    for n, (colour, label, _) in IMAGES.items(): image(colour, data_dir / "imagenet" / "val" / WNIDS[label] / f"ILSVRC2012_val_{n:08d}.JPEG")
+    for wnid in WNIDS: (data_dir / "imagenet" / "val" / wnid).mkdir(exist_ok=True)
+    write_real_files(data_dir, original=True)
+    rep = R.reproduce("paper", data_dir=data_dir, out=tmp_path / "out", device="cpu", checkpoint=str(colour_checkpoint(tmp_path / "c.pt")),
+                      tta=3, progress=False, verbose=False)
+    assert [(r["status"], r["tta"]) for r in rep["rows"]] == [("ran", 0), ("ran", 3)] and "imagenet" not in rep["skipped"]
+    for r in rep["rows"]:
+        assert (r["original_acc"], r["real_acc"], r["real_acc_all_images"]) == pytest.approx(
+            (EXPECTED["test_acc"], EXPECTED["real_acc"], EXPECTED["real_acc_all_images"]))
+    md = (tmp_path / "out" / "real_paper.md").read_text()
+    assert "| 0 | 43.3 | 48.6 | 83.3 | 80.0 | 66.7 |" in md and "| 3 | — | — | 83.3 | 80.0 | 66.7 |" in md, md
