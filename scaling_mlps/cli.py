@@ -20,6 +20,8 @@ __all__ = ['REPRODUCIBLE', 'CHOICES', 'HELP', 'add_config_flags', 'build_parser'
 # %% ../nbs/11_cli.ipynb #5279e72d
 REPRODUCIBLE = {  # name: (module whose `reproduce` runs it, what it is)
     "table1": ("scaling_mlps.experiments", "Table 1, MLPs trained from scratch (chapter 1)"),
+    "tta": ("scaling_mlps.tta", "test-time augmentation: accuracy against views, boxes, cost; reads Table 1's runs (chapter 3)"),
+    "real": ("scaling_mlps.real", "ImageNet-ReaL: the two label sets; models on ImageNet at the paper scale (chapter 4)"),
     "scaling": ("scaling_mlps.scaling", "scaling laws, Fig. 1, 7 and 8 (chapter 5)"),
 }
 CHOICES = {"optimizer": OPTIMIZERS, "scheduler": SCHEDULERS, "tta_average": TTA_AVERAGES}
@@ -103,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", choices=("auto", "ci", "laptop", "paper"), default="auto")
     p.add_argument("--data-dir", default=None); p.add_argument("--out", default="results", help="results folder (default: ./results)")
     p.add_argument("--device", default=None)
-    p.add_argument("--force", action="store_true", help="train again even where a finished run with the same settings exists")
+    p.add_argument("--force", action="store_true", help="train again even where a finished run with the same settings exists (tta: measure again, never retrain)")
     p = sub.add_parser("classroom", parents=[common], help="write student and teacher copies of the chapters",
                        description="Write the chapters, the explorer and the teacher's guide into DIR/teacher as they are, and "
                                    "into DIR/student with each exercise's worked answer replaced by a stub (checks kept).")
@@ -133,12 +135,18 @@ def _one_line(e: BaseException) -> str:
     return " ".join(str(e.args[0] if isinstance(e, KeyError) and e.args else e).split())
 
 def _nothing_ran(name: str, report: dict, data_dir) -> str | None:
-    "For a `reproduce` report in which every row was skipped: which datasets are missing, why, and where to put them."
-    if any(r.get("status") != "skipped" for r in report.get("rows", [])): return None
+    """For a `reproduce` report that measured nothing (every row skipped and no `measured` entry, which a report sets
+    for what it measures without models, e.g. the ReaL label sets): what is missing, why, and what to do."""
+    if any(r.get("status") != "skipped" for r in report.get("rows", [])) or report.get("measured"): return None
     where = str(get_data_dir(data_dir))
-    why = "; ".join(f"{d}: {reason}" for d, reason in report.get("skipped", {}).items()).replace("<data dir>", where)
+    data = report.get("skipped", {})
+    why = "; ".join(f"{d}: {reason}" for d, reason in data.items()).replace("<data dir>", where)
+    # rows skipped for another reason than their data (e.g. chapter 3: a Table 1 run that is not there yet)
+    rows = "; ".join(dict.fromkeys(f"{r.get('dataset', '')} {r.get('name', '')}: {r['reason']}".strip() for r in report.get("rows", [])
+                                   if r.get("reason") and r["reason"] not in data.values()))
+    if not data: return f"{name} ran no row: {rows or 'the report lists no rows'}"
     return (f"{name} ran no row: no dataset it needs is available. Put the data into {where} (or point --data-dir or "
-            f"$SCALING_MLPS_DATA at it); {why or 'the report lists no rows'}")
+            f"$SCALING_MLPS_DATA at it); {why}" + (f"; {rows}" if rows else ""))
 
 def run(argv: list[str] | None = None) -> dict:
     "Parse `argv` (default: `sys.argv[1:]`), run the subcommand, print its report and return its result."

@@ -21,8 +21,8 @@ from .loader import DeviceLoader
 from .data import DATASETS as DATA_DEFAULTS, ImageData, load_dataset
 from .evaluate import PAPER_TTA_VIEWS, TTA_AVERAGES, TTA_CROP_RATIO, TTA_CROP_SCALE, predict
 from .hub import load_pretrained
-from .experiments import (SCALE_CHANGES, TABLE2, _config_dict, _run_dir, _run_or_reuse, dataset_status,
-                                      resolve_scale, row_config)
+from .experiments import (SCALE_CHANGES, TABLE2, _config_dict, _run_dir, _run_or_reuse, _same_config,
+                                      dataset_status, resolve_scale, row_config)
 
 # %% auto #0
 __all__ = ['TTA_VIEWS', 'TTA_DATASETS', 'TTA_SCALES', 'TTA_VARIANTS', 'MAIN_VARIANT', 'TTA_MODELS', 'TINY_SIDE', 'table1_config',
@@ -83,24 +83,30 @@ def resolve_models(dataset: str, scale: str, out: Path, data_dir=None, device=No
             cfg = table1_config(f"{dataset}/{m['row']}", scale, device=device, data_dir=None if data_dir is None else str(data_dir))
             rel = _run_dir(Path("runs")/f"table1_{scale}", cfg)
             e = _model_entry(m["name"], dataset, "table1", run_dir=str(rel), config=_config_dict(cfg))
-            if not train and not (out/rel/"result.json").exists():
-                e.update(status="skipped", reason=f"no finished run {rel}: run `scaling-mlps reproduce table1 --scale {scale}` first")
+            meta = out/rel/"run.json"
+            finished = all((out/rel/f).exists() for f in ("result.json", "model.pt")) and meta.exists() \
+                and _same_config(json.loads(meta.read_text())["config"], _config_dict(cfg))
+            if not train and not finished:  # missing, unfinished or another configuration: never trained (or resumed) here
+                e.update(status="skipped", reason=f"no finished run {rel} in the results folder: run `scaling-mlps reproduce "
+                                                  f"table1 --scale {scale}` first, with the same --out")
             else:
                 if verbose: print(f"[tta {scale}] {dataset}, {m['name']}: {rel}", flush=True)
                 _, e["training"] = _run_or_reuse(cfg, out/rel, False, progress)  # retraining is `reproduce table1 --force`
                 e["checkpoint"] = str(out/rel/"model.pt")
             entries.append(e)
         elif m["source"] == "table2":
-            found = sorted((runs/f"table2_{scale}"/dataset).glob("**/result.json"))
+            found = sorted((runs/f"table2_{scale}").glob("**/result.json"))  # chapter 2 files them by mode, then dataset
             for f in found:
-                config = json.loads(f.read_text())["config"]
-                if config.get("mode") not in ("finetune", "linear") or not (f.parent/"model.pt").exists(): continue
+                config = json.loads(f.read_text()).get("config", {})
+                if config.get("dataset") != dataset or config.get("mode") not in ("finetune", "linear") \
+                        or not (f.parent/"model.pt").exists(): continue
                 entries.append(_model_entry(f"{config['arch']} {config['mode']} from {Path(str(config.get('init_from'))).name}",
                                             dataset, "table2", run_dir=str(f.parent.relative_to(out)), config=config,
                                             checkpoint=str(f.parent/"model.pt"), training="reused"))
             if not any(e["source"] == "table2" for e in entries):
                 entries.append(_model_entry(m["name"], dataset, "table2", status="skipped",
-                                            reason=f"no finished fine-tuning run under runs/table2_{scale}/{dataset}/ (chapter 2)"))
+                                            reason=f"no finished fine-tuning run of {dataset} under runs/table2_{scale}/ (chapter 2: "
+                                                   f"`scaling-mlps reproduce table2 --scale {scale}`, same --out)"))
         elif m["source"] == "hub":
             name = m["checkpoints"].get(dataset)
             if name is None: continue
@@ -406,12 +412,13 @@ def reproduce(scale: str = "auto", data_dir: str | os.PathLike | None = None, ou
               device: str | None = None, force: bool = False, progress: bool = True, verbose: bool = True,
               datasets: Sequence[str] = TTA_DATASETS, train: bool | None = None) -> dict:
     """Chapter 3: TTA accuracy against views for every model of chapters 1 and 2, boxes, cost; writes `out/tta_<scale>.{md,json,png}`.
-    Table 1's runs are reused from `out/runs/` (or trained there when missing and `train`; default: not at the paper
-    scale); `force` measures again instead of reusing an earlier call's measurements (it never retrains)."""
+    Table 1's runs are read from `out/runs/table1_<scale>/`, where `reproduce table1` with the same `out` trains them;
+    a missing run is skipped with the command that makes it, or trained here if `train` (default: only at the `ci`
+    scale, seconds). `force` measures again instead of reusing an earlier call's measurements (it never retrains)."""
     scale = resolve_scale(scale)
     settings = TTA_SCALES[scale]
     out = Path("results" if out is None else out)
-    train = scale != "paper" if train is None else train  # the paper scale's Table 1 runs take days: never start them here
+    train = scale == "ci" if train is None else train  # Table 1's laptop runs take an hour, the paper's days: `reproduce table1`
     device = str(default_device(device))
     started = time.time()
     rows, skipped, timing, per_image_all = [], {}, {}, {}

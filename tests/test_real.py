@@ -119,3 +119,12 @@ def test_reproduce_real_paper_scale_on_a_made_up_folder(tmp_path):
             (EXPECTED["test_acc"], EXPECTED["real_acc"], EXPECTED["real_acc_all_images"]))
     md = (tmp_path / "out" / "real_paper.md").read_text()
     assert "| 0 | 43.3 | 48.6 | 83.3 | 80.0 | 66.7 |" in md and "| 3 | — | — | 83.3 | 80.0 | 66.7 |" in md, md
+
+
+def test_cli_reproduce_real_without_imagenet_is_a_result(real_data_dir, tmp_path):
+    "`scaling-mlps reproduce real` without ImageNet measures the label sets: exit status 0, model rows skipped with a reason."
+    if not (real_data_dir / "imagenet-real" / "imagenet_val_labels.txt").exists(): pytest.skip("no imagenet_val_labels.txt")
+    from scaling_mlps import cli
+    rep = cli.run(["reproduce", "real", "--scale", "ci", "--data-dir", str(real_data_dir), "--out", str(tmp_path), "--no-progress"])
+    assert rep["measured"] == ["the ReaL label sets", "against the original labels"] and (tmp_path / "real_ci.md").exists()
+    assert {r["status"] for r in rep["rows"]} == {"skipped"}

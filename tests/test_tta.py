@@ -87,15 +87,33 @@ def test_models_as_data_skip_with_reasons(tmp_path):
     assert table1[2]["run_dir"].endswith("B_6-Wi_128-noDA-e10-r32")  # the no-DA row is read off its 10-epoch run
     assert table1[3]["run_dir"] == "runs/table1_laptop/cifar10/B_6-Wi_128-DA-e200-r32"
     ft = [e for e in entries if e["source"] == "table2"]
-    assert len(ft) == 1 and ft[0]["status"] == "skipped" and "table2_laptop/cifar10" in ft[0]["reason"]
+    assert len(ft) == 1 and ft[0]["status"] == "skipped" and "of cifar10 under runs/table2_laptop/" in ft[0]["reason"]
     assert not [e for e in entries if e["source"] == "hub"]  # the authors' checkpoint is measured at the paper scale only
     # a finished fine-tuning run of chapter 2 is picked up
-    run = tmp_path / "runs" / "table2_laptop" / "cifar10" / "B_6-Wi_128-ft"
-    run.mkdir(parents=True)
-    torch.save({}, run / "model.pt")
-    (run / "result.json").write_text(json.dumps({"config": {"mode": "finetune", "arch": "B_6-Wi_128", "init_from": "/x/pre/model.pt"}}))
+    for dataset in ("cifar10", "cifar100"):  # chapter 2 files its runs as runs/table2_<scale>/<mode>/<dataset>/<run>
+        run = tmp_path / "runs" / "table2_laptop" / "finetune" / dataset / "B_6-Wi_128-ft"
+        run.mkdir(parents=True)
+        torch.save({}, run / "model.pt")
+        (run / "result.json").write_text(json.dumps({"config": {"dataset": dataset, "mode": "finetune", "arch": "B_6-Wi_128",
+                                                                "init_from": "/x/pre/model.pt"}}))
     ft = [e for e in T.resolve_models("cifar10", "laptop", tmp_path, train=False) if e["source"] == "table2"]
-    assert len(ft) == 1 and ft[0]["status"] is None and ft[0]["run_dir"] == "runs/table2_laptop/cifar10/B_6-Wi_128-ft"
+    assert len(ft) == 1 and ft[0]["status"] is None and ft[0]["run_dir"] == "runs/table2_laptop/finetune/cifar10/B_6-Wi_128-ft"
+
+
+def test_table1_run_of_another_configuration_is_skipped_not_retrained(tmp_path):
+    "A finished run in the right folder whose run.json says another configuration (or an unfinished one) is never used or resumed."
+    cfg = T.table1_config("cifar10/B-MLP-DA-5000E", "laptop")
+    run = tmp_path / "runs" / "table1_laptop" / "cifar10" / "B_6-Wi_128-DA-e200-r32"
+    run.mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps({"config": _config_dict(cfg) | {"lr": 1.0}}))
+    (run / "result.json").write_text("{}"); torch.save({}, run / "model.pt")
+    def status(): return next(e for e in T.resolve_models("cifar10", "laptop", tmp_path, train=False) if e["name"] == "B-MLP + DA")
+    assert status()["status"] == "skipped"
+    (run / "run.json").write_text(json.dumps({"config": _config_dict(cfg)}))
+    (run / "result.json").unlink()  # interrupted: a checkpoint but no result
+    assert status()["status"] == "skipped"
+    (run / "result.json").write_text("{}")  # finished, same configuration: reused as it is
+    assert (status()["status"], status()["training"]) == (None, "reused")
 
 
 def test_table1_config_is_tables_run():
@@ -116,3 +134,15 @@ def test_tiny_boxes_follow_the_file_order(real_data_dir):
     assert 0 <= f["centre distance"].min() and f["centre distance"].max() <= np.sqrt(2)
     assert 0 < f["box area"].min() and f["box area"].max() <= 1
     with pytest.raises(KeyError, match="no box"): T.tiny_val_boxes(real_data_dir, ["val_99999.JPEG"])
+
+
+def test_cli_reproduce_tta_before_table1_says_what_to_run(real_data_dir, tmp_path, capsys):
+    "`scaling-mlps reproduce tta` where Table 1's runs are not in --out: exit status 2 and one line naming the command to run."
+    from scaling_mlps import cli
+    with pytest.raises(SystemExit) as stop:
+        cli.run(["reproduce", "tta", "--scale", "laptop", "--data-dir", str(real_data_dir), "--out", str(tmp_path), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert stop.value.code == 2 and err[-1].startswith("scaling-mlps reproduce: error: tta ran no row: cifar10 S-MLP, no DA: "), err
+    assert "run `scaling-mlps reproduce table1 --scale laptop` first, with the same --out" in err[-1] and "Traceback" not in "".join(err)
+    assert not (tmp_path / "runs" / "table1_laptop").exists()  # nothing was trained
+    assert (tmp_path / "tta_laptop.md").exists()  # the report with the reasons is still written
