@@ -261,7 +261,8 @@ def reproduce(scale: str = "auto", data_dir: str | os.PathLike | None = None, ou
                   date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                   wall_time_s=round(time.time() - started, 1), command=f"scaling-mlps reproduce real --scale {scale}",
                   real_url=REAL_URL, labels=stats, disagreement=disagreement, rows=rows, paper=paper_real_numbers(),
-                  skipped=skipped, measured=["the ReaL label sets"] + (["against the original labels"] if original is not None else []))
+                  skipped=skipped,  # below the paper scale the label sets are the result; at the paper scale, the checkpoint's rows
+                  measured=(["the ReaL label sets"] + (["against the original labels"] if original is not None else [])) if scale != "paper" else [])
     out.mkdir(parents=True, exist_ok=True)
     (out/f"real_{scale}.json").write_text(json.dumps(report, indent=1))
     (out/f"real_{scale}.md").write_text(report_markdown(report))

@@ -128,3 +128,17 @@ def test_cli_reproduce_real_without_imagenet_is_a_result(real_data_dir, tmp_path
     rep = cli.run(["reproduce", "real", "--scale", "ci", "--data-dir", str(real_data_dir), "--out", str(tmp_path), "--no-progress"])
     assert rep["measured"] == ["the ReaL label sets", "against the original labels"] and (tmp_path / "real_ci.md").exists()
     assert {r["status"] for r in rep["rows"]} == {"skipped"}
+
+
+def test_cli_reproduce_real_paper_scale_without_imagenet_fails_and_says_where(real_data_dir, tmp_path, capsys):
+    "At the paper scale the checkpoint's rows are the result: without ImageNet's validation folder, exit status 2 and one line."
+    from scaling_mlps import cli
+    data_dir = tmp_path / "data"
+    (data_dir / "imagenet-real").mkdir(parents=True)
+    for name in ("real.json", "imagenet_val_labels.txt"):
+        if (real_data_dir / "imagenet-real" / name).exists():
+            (data_dir / "imagenet-real" / name).write_bytes((real_data_dir / "imagenet-real" / name).read_bytes())
+    with pytest.raises(SystemExit) as stop:
+        cli.run(["reproduce", "real", "--scale", "paper", "--data-dir", str(data_dir), "--out", str(tmp_path / "out"), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert stop.value.code == 2 and "real ran no row: no dataset it needs is available" in err[-1] and "imagenet: " in err[-1], err
