@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_augment.ipynb #0f1affd2
 from __future__ import annotations
-import functools, logging, math
+import functools, logging, math, warnings
 from collections.abc import Callable, Iterator, Sequence
 
 import einops
@@ -13,9 +13,10 @@ import torch
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['interpolation_weights', 'bilinear_taps', 'two_tap_resample', 'resized_crop', 'rows_then_columns', 'crop_taps',
-           'compiled', 'two_tap_crop', 'crop_boxes', 'random_crop_boxes', 'random_crop_taps', 'random_resized_crop',
-           'random_hflip', 'center_box', 'center_resize', 'normalize', 'mixup', 'tta_views']
+__all__ = ['TTA_COMPILE_MIN_VIEWS', 'interpolation_weights', 'bilinear_taps', 'two_tap_resample', 'resized_crop',
+           'rows_then_columns', 'crop_taps', 'compiled', 'two_tap_crop', 'crop_boxes', 'random_crop_boxes',
+           'random_crop_taps', 'random_resized_crop', 'random_hflip', 'center_box', 'center_resize', 'normalize',
+           'mixup', 'tta_views']
 
 # %% ../nbs/06_augment.ipynb #2860aa4a
 def interpolation_weights(start: torch.Tensor, length: torch.Tensor, n_out: int, n_in: int) -> torch.Tensor:
@@ -203,10 +204,22 @@ def mixup(x: torch.Tensor, y: torch.Tensor, num_classes: int, alpha: float = 0.8
     return mixed, onehot * lam[:, None] + onehot[perm] * (1 - lam[:, None])
 
 # %% ../nbs/06_augment.ipynb #98c1c51f
+TTA_COMPILE_MIN_VIEWS = 256  # CPU: from this many views per call, cut them with the compiled kernel (None: never)
+
 def tta_views(x: torch.Tensor, k: int, size: int, scale: Sequence[float] = (0.4, 1.0), ratio: Sequence[float] = (1.0, 1.0),
               flip: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
     "`k` random views of each image of the batch `x` as one batch (k·B, C, size, size), view-major; dtype of `x`."
+    global TTA_COMPILE_MIN_VIEWS
     B, C, H, W = _as_batch(x).shape
     boxes = random_crop_boxes(k * B, H, W, scale, ratio, generator, x.device)
     flips = torch.rand(k * B, generator=generator, device=x.device) < 0.5 if flip else None
+    if (TTA_COMPILE_MIN_VIEWS is not None and k * B >= TTA_COMPILE_MIN_VIEWS and x.device.type == "cpu"
+            and x.is_floating_point() and size >= max(H, W) and min(H, W) >= 2):
+        # one compiled pass: each view reads its image through an index (no k-fold copy of the batch), rows then columns
+        try:
+            return _compiled(rows_then_columns)(x, *crop_taps(boxes, size, H, W, flips), 1.0, 0.0,
+                                                torch.arange(B).repeat(k)).to(x.dtype)
+        except Exception as e:  # e.g. no C++ compiler for inductor here: the eager path below computes the same views
+            warnings.warn(f"compiling the TTA views failed ({type(e).__name__}: {str(e)[:200]}); using eager ops")
+            TTA_COMPILE_MIN_VIEWS = None
     return resized_crop(einops.repeat(x, "b c h w -> (k b) c h w", k=k), boxes, size, flip=flips)

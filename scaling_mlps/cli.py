@@ -20,6 +20,8 @@ __all__ = ['REPRODUCIBLE', 'CHOICES', 'HELP', 'add_config_flags', 'build_parser'
 # %% ../nbs/11_cli.ipynb #5279e72d
 REPRODUCIBLE = {  # name: (module whose `reproduce` runs it, what it is)
     "table1": ("scaling_mlps.experiments", "Table 1, MLPs trained from scratch (chapter 1)"),
+    "tta": ("scaling_mlps.tta", "test-time augmentation: accuracy against views, boxes, cost; reads Table 1's runs (chapter 3)"),
+    "real": ("scaling_mlps.real", "ImageNet-ReaL: the two label sets; models on ImageNet at the paper scale (chapter 4)"),
     "scaling": ("scaling_mlps.scaling", "scaling laws, Fig. 1, 7 and 8 (chapter 5)"),
 }
 CHOICES = {"optimizer": OPTIMIZERS, "scheduler": SCHEDULERS, "tta_average": TTA_AVERAGES}
@@ -77,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=1024)
     p.add_argument("--data-resolution", type=int, default=None)
     p.add_argument("--data-dir", default=None); p.add_argument("--device", default=None); p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--real", action="store_true", help="ImageNet validation: also score on the ReaL labels (<data dir>/imagenet-real/"
+                   "real.json, downloaded if missing), matched by file name; with --tta, with and without TTA")
 
     from scaling_mlps.hub import list_checkpoints
     p = sub.add_parser("download", parents=[common], help="download the authors' published checkpoints")
@@ -101,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", choices=("auto", "ci", "laptop", "paper"), default="auto")
     p.add_argument("--data-dir", default=None); p.add_argument("--out", default="results", help="results folder (default: ./results)")
     p.add_argument("--device", default=None)
-    p.add_argument("--force", action="store_true", help="train again even where a finished run with the same settings exists")
+    p.add_argument("--force", action="store_true", help="train again even where a finished run with the same settings exists (tta: measure again, never retrain)")
     p = sub.add_parser("classroom", parents=[common], help="write student and teacher copies of the chapters",
                        description="Write the chapters, the explorer and the teacher's guide into DIR/teacher as they are, and "
                                    "into DIR/student with each exercise's worked answer replaced by a stub (checks kept).")
@@ -131,12 +135,18 @@ def _one_line(e: BaseException) -> str:
     return " ".join(str(e.args[0] if isinstance(e, KeyError) and e.args else e).split())
 
 def _nothing_ran(name: str, report: dict, data_dir) -> str | None:
-    "For a `reproduce` report in which every row was skipped: which datasets are missing, why, and where to put them."
-    if any(r.get("status") != "skipped" for r in report.get("rows", [])): return None
+    """For a `reproduce` report that measured nothing (every row skipped and no `measured` entry, which a report sets
+    for what it measures without models, e.g. the ReaL label sets): what is missing, why, and what to do."""
+    if any(r.get("status") != "skipped" for r in report.get("rows", [])) or report.get("measured"): return None
     where = str(get_data_dir(data_dir))
-    why = "; ".join(f"{d}: {reason}" for d, reason in report.get("skipped", {}).items()).replace("<data dir>", where)
+    data = report.get("skipped", {})
+    why = "; ".join(f"{d}: {reason}" for d, reason in data.items()).replace("<data dir>", where)
+    # rows skipped for another reason than their data (e.g. chapter 3: a Table 1 run that is not there yet)
+    rows = "; ".join(dict.fromkeys(f"{r.get('dataset', '')} {r.get('name', '')}: {r['reason']}".strip() for r in report.get("rows", [])
+                                   if r.get("reason") and r["reason"] not in data.values()))
+    if not data: return f"{name} ran no row: {rows or 'the report lists no rows'}"
     return (f"{name} ran no row: no dataset it needs is available. Put the data into {where} (or point --data-dir or "
-            f"$SCALING_MLPS_DATA at it); {why or 'the report lists no rows'}")
+            f"$SCALING_MLPS_DATA at it); {why}" + (f"; {rows}" if rows else ""))
 
 def run(argv: list[str] | None = None) -> dict:
     "Parse `argv` (default: `sys.argv[1:]`), run the subcommand, print its report and return its result."
@@ -197,11 +207,27 @@ def _eval(args) -> dict:
     device = default_device(args.device); model.to(device)
     kw = dict(mean=data.mean, std=data.std, resolution=info["resolution"], batch_size=args.batch_size, device=device, progress=args.progress)
     crops = _run_crops(args.checkpoint)  # TTA crops as the run trained with, else the authors' fine-tuning crops
+    if args.real: return _eval_real(args, model, info, data, kw, crops)
     result = {"checkpoint": str(args.checkpoint), "dataset": args.dataset, "arch": info["arch"],
               "test_acc": evaluate(model, data.images, data.labels, **kw), "tta": args.tta,
               "tta_acc": evaluate(model, data.images, data.labels, tta=args.tta, average=args.tta_average, seed=args.seed, **crops, **kw) if args.tta else None}
     _print_result(result, args.json, f"{info['arch']} on {args.dataset}: test accuracy {_pct(result['test_acc'])}"
                   + (f", with {args.tta} TTA views {_pct(result['tta_acc'])}" if args.tta else ""))
+    return result
+
+def _eval_real(args, model, info, data, kw, crops) -> dict:
+    "eval --real: one prediction per image (and per TTA setting), scored on the original and the ReaL labels."
+    from scaling_mlps.metrics import load_real_labels
+    from scaling_mlps.real import evaluate_real
+    real, opts = load_real_labels(data_dir=args.data_dir), {k: v for k, v in kw.items() if k not in ("mean", "std")}
+    plain = evaluate_real(model, data, real, **opts)
+    tta = evaluate_real(model, data, real, tta=args.tta, average=args.tta_average, seed=args.seed, **crops, **opts) if args.tta else None
+    result = {"checkpoint": str(args.checkpoint), "dataset": args.dataset, "arch": info["arch"], "images": plain["images"],
+              "real_labelled": plain["labelled"], "test_acc": plain["original_acc"], "real_acc": plain["real_acc"],
+              "real_acc_all_images": plain["real_acc_all_images"], "tta": args.tta,
+              "tta_acc": tta and tta["original_acc"], "tta_real_acc": tta and tta["real_acc"]}
+    _print_result(result, args.json, f"{info['arch']} on {args.dataset}: top-1 {_pct(result['test_acc'])}, ReaL {_pct(result['real_acc'])}"
+                  + (f"; with {args.tta} TTA views {_pct(result['tta_acc'])}, ReaL {_pct(result['tta_real_acc'])}" if args.tta else ""))
     return result
 
 def _download(args, sub) -> dict:

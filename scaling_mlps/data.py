@@ -17,9 +17,11 @@ from tqdm.auto import tqdm
 from .core import get_data_dir, DownloadError
 
 # %% auto #0
-__all__ = ['CIFAR_MEAN', 'CIFAR_STD', 'IMAGENET_MEAN', 'IMAGENET_STD', 'DATASETS', 'FOLDER_DEFAULTS', 'IMAGE_EXTENSIONS', 'FITS',
-           'PAD_FILL', 'SQUARE_DATASETS', 'CACHE_FORMAT', 'ImageData', 'image_folder', 'decode_image', 'decode_images',
-           'resize_images', 'file_crc32', 'verify_cache_default', 'balanced_subset', 'load_dataset']
+__all__ = ['CIFAR_MEAN', 'CIFAR_STD', 'IMAGENET_MEAN', 'IMAGENET_STD', 'DATASETS', 'FOLDER_DEFAULTS', 'IMAGE_EXTENSIONS',
+           'IMAGENET_VAL_FILE', 'IMAGENET_VAL_IMAGES', 'IMAGENET_VAL_LABELS', 'FITS', 'PAD_FILL', 'SQUARE_DATASETS',
+           'CACHE_FORMAT', 'ImageData', 'image_folder', 'imagenet_val_number', 'read_imagenet_val_labels',
+           'imagenet_val_files', 'decode_image', 'decode_images', 'resize_images', 'file_crc32', 'verify_cache_default',
+           'balanced_subset', 'load_dataset']
 
 # %% ../nbs/05_data.ipynb #d5fac4b2
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
@@ -101,6 +103,51 @@ def _tinyimagenet_files(root: Path, split: str) -> tuple[list[Path], list[int], 
         if wnid not in index: raise ValueError(f"tinyimagenet: {annotations} names class {wnid!r}, which has no folder in {root/'train'}")
         files.append(root/"val"/"images"/name); labels.append(index[wnid])
     return files, labels, classes
+
+# %% ../nbs/05_data.ipynb #6574ca4f
+IMAGENET_VAL_FILE = re.compile(r"ILSVRC2012_val_(\d{8})\.JPEG$", re.IGNORECASE)
+IMAGENET_VAL_IMAGES = 50_000  # ILSVRC2012 validation images
+IMAGENET_VAL_LABELS = Path("imagenet-real")/"imagenet_val_labels.txt"  # original labels, relative to the data directory
+
+def imagenet_val_number(path: str | os.PathLike) -> int | None:
+    "N of a file named `ILSVRC2012_val_<N, 8 digits>.JPEG` (1 to 50,000), else None."
+    m = IMAGENET_VAL_FILE.search(Path(path).name)
+    return int(m[1]) if m else None
+
+def read_imagenet_val_labels(path: str | os.PathLike) -> list[int]:
+    "The original ILSVRC2012 validation labels in `path`: 50,000 lines, one class index (0-999, sorted-wnid order) each, in file order."
+    lines = [l.strip() for l in Path(path).read_text().splitlines() if l.strip()]
+    if len(lines) != IMAGENET_VAL_IMAGES or not all(l.isdigit() and int(l) < 1000 for l in lines):
+        raise ValueError(f"{path} is not an ImageNet validation label file: expected {IMAGENET_VAL_IMAGES:,} lines, one class "
+                         f"index 0-999 each (got {len(lines):,} lines)")
+    return [int(l) for l in lines]
+
+def imagenet_val_files(root: Path, labels_file: Path) -> tuple[list[Path], list[int], list[str], Path]:
+    "Files, labels, classes and folder of ImageNet's validation split under `root`, in ILSVRC2012 file-number order."
+    folder = _split_dir(root, "test")
+    if folder is None:
+        raise FileNotFoundError(f"imagenet: no val folder in {root}; expected {root}/val/<wnid>/ILSVRC2012_val_*.JPEG "
+                                f"(class folders) or {root}/val/ILSVRC2012_val_*.JPEG (flat, labels from {labels_file})")
+    if any(e.is_dir() for e in os.scandir(folder)):  # class folders: labels from the folders
+        files, labels, classes = image_folder(folder)
+        numbers = [imagenet_val_number(f) for f in files]
+        if None in numbers: return files, labels, classes, folder  # not named as ILSVRC2012: a plain ImageFolder
+    else:  # the flat release layout: labels from the file
+        files = [Path(e.path) for e in os.scandir(folder) if imagenet_val_number(e.name)]
+        if not files: raise FileNotFoundError(f"imagenet: no ILSVRC2012_val_*.JPEG files and no class folders in {folder}")
+        if not labels_file.exists():
+            raise FileNotFoundError(f"imagenet: {folder} holds the flat ILSVRC2012 layout, whose labels come from "
+                                    f"{labels_file} (one class index per line, in file order); put that file there")
+        original = read_imagenet_val_labels(labels_file)
+        numbers = [imagenet_val_number(f) for f in files]
+        labels = [original[n - 1] for n in numbers]
+        train = root/"train"
+        classes = sorted(d.name for d in os.scandir(train) if d.is_dir()) if train.is_dir() else []
+        if len(classes) != 1000: classes = [str(i) for i in range(1000)]  # no class folders to name them: their indices
+    if len(set(numbers)) != len(numbers):
+        raise ValueError(f"imagenet: {folder} holds some ILSVRC2012_val_* file number twice (in two class folders?)")
+    order = sorted(range(len(files)), key=numbers.__getitem__)
+    return [files[i] for i in order], [labels[i] for i in order], classes, folder
 
 # %% ../nbs/05_data.ipynb #6cdfaaf5
 FITS = ("squash", "pad", "crop")
@@ -290,6 +337,8 @@ def _source(name: str, split: str, data_dir: Path):
         root = next((data_dir/d for d in ("tiny-imagenet-200", "tinyimagenet") if (data_dir/d).is_dir()), data_dir/"tiny-imagenet-200")
         files, labels, classes = _tinyimagenet_files(root, split)
         return "files", files, labels, classes, root/("train" if split == "train" else "val")
+    if name == "imagenet" and split == "test":  # in ILSVRC2012 file order (ReaL); class folders or the flat layout
+        return "files", *imagenet_val_files(data_dir/"imagenet", data_dir/IMAGENET_VAL_LABELS)
     if name.startswith("folder:") or name in ("imagenet", "imagenet21k") or (name == "cifar10" and (data_dir/"cifar10"/"train").is_dir()):
         root = Path(name[7:]).expanduser() if name.startswith("folder:") else data_dir/name
         folder = _split_dir(root, split)

@@ -18,7 +18,7 @@ def _extract(archive: Path, dest: Path) -> None:
 
 @pytest.fixture(scope="session")
 def real_data_dir() -> Path:
-    "A data directory holding `cifar10/{train,test}`, `tiny-imagenet-200/` and `imagenet-real/real.json`."
+    "A data directory holding `cifar10/{train,test}`, `tiny-imagenet-200/` and `imagenet-real/{real.json,imagenet_val_labels.txt}`."
     env = os.environ.get("SCALING_MLPS_DATA")
     if env and (Path(env) / "cifar10" / "train").is_dir(): return Path(env)
     if not (SHARED / "cifar10.tar.gz").exists(): pytest.skip("no real data: set SCALING_MLPS_DATA or provide ../shared/data")
@@ -26,6 +26,8 @@ def real_data_dir() -> Path:
     _extract(SHARED / "cifar10.tar.gz", root / "cifar10")
     _extract(SHARED / "tiny-imagenet-200.tar.gz", root)
     (root / "imagenet-real").mkdir(exist_ok=True)
-    real = root / "imagenet-real" / "real.json"
-    if not real.exists(): real.write_bytes((SHARED / "imagenet-real" / "real.json").read_bytes())
+    for name in ("real.json", "imagenet_val_labels.txt"):  # ReaL lists and the original labels, in file order
+        dest = root / "imagenet-real" / name
+        if not dest.exists() and (SHARED / "imagenet-real" / name).exists():
+            dest.write_bytes((SHARED / "imagenet-real" / name).read_bytes())
     return root
