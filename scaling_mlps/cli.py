@@ -20,6 +20,7 @@ __all__ = ['REPRODUCIBLE', 'CHOICES', 'HELP', 'add_config_flags', 'build_parser'
 # %% ../nbs/11_cli.ipynb #5279e72d
 REPRODUCIBLE = {  # name: (module whose `reproduce` runs it, what it is)
     "table1": ("scaling_mlps.experiments", "Table 1, MLPs trained from scratch (chapter 1)"),
+    "table2": ("scaling_mlps.transfer", "Table 2, pre-training then fine-tuning or a linear probe (chapter 2)"),
     "tta": ("scaling_mlps.tta", "test-time augmentation: accuracy against views, boxes, cost; reads Table 1's runs (chapter 3)"),
     "real": ("scaling_mlps.real", "ImageNet-ReaL: the two label sets; models on ImageNet at the paper scale (chapter 4)"),
     "scaling": ("scaling_mlps.scaling", "scaling laws, Fig. 1, 7 and 8 (chapter 5)"),
