@@ -1,0 +1,125 @@
+#!/usr/bin/env python
+"""Write the README's measured tables from the committed reports, so that no number in the README is typed by hand.
+
+    python tools/readme_tables.py           # rewrite the generated blocks of nbs/index.ipynb from results/*.json
+    python tools/readme_tables.py --check   # exit 1 if a block differs from what the reports give (tests/test_readme.py)
+
+A generated block sits between `<!-- begin: NAME -->` and `<!-- end: NAME -->` in the markdown of nbs/index.ipynb;
+NAME is a report (`table1_laptop` reads `results/table1_laptop.json`). A block whose report is not committed says
+so instead of showing numbers. After a rewrite: `jupyter nbconvert --to markdown --stdout nbs/index.ipynb > README.md`.
+"""
+from __future__ import annotations
+import argparse, json, re, sys
+from statistics import mean, median
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+INDEX, RESULTS = ROOT / "nbs" / "index.ipynb", ROOT / "results"
+BLOCK = re.compile(r"<!-- begin: (\w+) -->\n.*?<!-- end: \1 -->", re.S)
+NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "tinyimagenet": "Tiny-ImageNet", "imagenet": "ImageNet", "stl10": "STL-10"}
+
+
+def minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 600 else f"{seconds / 60:.1f} min"
+
+
+def table1(report: dict) -> str:
+    "Paper and ours side by side per dataset, the epochs each of ours ran, the wall time, and the findings counted."
+    rows = [r for r in report["rows"] if r["status"] != "skipped"]
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    names = list(dict.fromkeys(r["name"] for r in rows))
+    by = {(r["dataset"], r["name"]): r for r in rows}
+    res = {d: by[d, names[0]]["config"]["resolution"] for d in datasets}
+    head = "| Table 1 row | " + " | ".join(f"{NAMES[d]} paper | {NAMES[d]} ours ({res[d]} px)" for d in datasets) + " |"
+    lines = [head, "| --- |" + " ---: | ---: |" * len(datasets)]
+    for n in names:
+        cells = []
+        for d in datasets:
+            r = by.get((d, n))
+            cells += [f"{r['paper']:.1f}", f"{r['ours']:.1f} ({r['config']['epochs']} ep.)"] if r else ["", ""]
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    arch = sorted({r["config"]["arch"] for r in rows})
+    b_wins = sum(by[d, n.replace("S-MLP", "B-MLP")]["ours"] > by[d, n]["ours"]
+                 for d in datasets for n in names if n.startswith("S-MLP") and (d, n.replace("S-MLP", "B-MLP")) in by)
+    pairs = sum(1 for d in datasets for n in names if n.startswith("S-MLP") and (d, n.replace("S-MLP", "B-MLP")) in by)
+    da = [(d, m) for d in datasets for m in ("S-MLP", "B-MLP") if (d, f"{m} @100E") in by and (d, f"{m} + DA @1000E") in by]
+    da_wins = sum(by[d, f"{m} + DA @1000E"]["ours"] > by[d, f"{m} @100E"]["ours"] for d, m in da)
+    # a run slowed by other jobs on a shared machine shows as epochs far slower than its median: scale each run's
+    # wall time by median / mean epoch time to say what the command takes when nothing else runs
+    runs = report.get("runs", {}).values()
+    at_median = sum(r["wall_time_s"] * median(e) / mean(e) for r in runs
+                    if (e := [h["epoch_time_s"] for h in r["history"] if h.get("epoch_time_s")]))
+    return "\n".join(lines + [
+        "",
+        f"Models {', '.join(arch)}; measured on `{report['device']}` ({report['torch_threads']} threads) on {report['date']}: "
+        f"{minutes(report['train_wall_time_s'])} of training"
+        + (f" ({minutes(at_median)} at each run's median epoch time)" if at_median else "")
+        + f", {minutes(report['wall_time_s'])} for the whole command. "
+        f"B-MLP ahead of S-MLP in {b_wins} of {pairs} settings; DA with 10x the epochs ahead of no DA in {da_wins} of {len(da)}.",
+    ])
+
+
+def scaling(report: dict) -> str:
+    "The fitted exponents of the downstream (linear-probe) error beside the paper's."
+    sys.path.insert(0, str(ROOT))
+    from scaling_mlps.scaling import FIT_TITLES, fit_text, paper_value
+    g = report["grid"]
+    fits = report["fits"]["downstream"]
+    lines = [f"| fit ({NAMES.get(g['downstream'], g['downstream'])} linear-probe error) | paper | ours [95% interval] |",
+             "| --- | ---: | --- |"]
+    for name, (title, fig) in FIT_TITLES.items():
+        lines.append(f"| {title} ({fig}) | {paper_value(name)} | {fit_text(fits[name])} |")
+    runs = len({r["run_dir"] for r in report["rows"] if r["status"] != "skipped"})
+    return "\n".join(lines + [
+        "",
+        f"{len(g['archs'])} B-MLPs x {len(g['n_train'])} subsets of {NAMES.get(g['dataset'], g['dataset'])} "
+        f"({g['resolution']} px), read at T = {', '.join(map(str, g['epochs']))} epochs"
+        + (f" ({runs} runs)" if runs else "") + f"; measured on `{report['device']}` ({report['torch_threads']} threads) on "
+        f"{report['date']}: {minutes(report['wall_time_s'])} for the whole command.",
+    ])
+
+
+def first_table(name: str) -> str:
+    "The first markdown table of `results/<name>.md`, which the chapter's `reproduce` wrote from the same report."
+    lines, rows = (RESULTS / f"{name}.md").read_text().splitlines(), []
+    for line in lines:
+        if line.startswith("|"): rows.append(line)
+        elif rows: break
+    return "\n".join(rows)
+
+
+MAKERS = {"table1": table1, "scaling": scaling}
+
+
+def block(name: str) -> str:
+    kind = name.rsplit("_", 1)[0]
+    path = RESULTS / f"{name}.json"
+    body = ((MAKERS[kind](json.loads(path.read_text())) if kind in MAKERS else first_table(name)) if path.exists()
+            else f"No `results/{name}.json` is committed yet: `scaling-mlps reproduce {kind} --scale {name.rsplit('_', 1)[1]}` writes it.")
+    return f"<!-- begin: {name} -->\n{body}\n<!-- end: {name} -->"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="exit 1 when a block is out of date, change nothing")
+    args = ap.parse_args(argv)
+    nb = json.loads(INDEX.read_text())
+    stale = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "markdown": continue
+        text = "".join(cell["source"])
+        new = BLOCK.sub(lambda m: block(m.group(1)), text)
+        if new != text:
+            stale += [m.group(1) for m, n in zip(BLOCK.finditer(text), BLOCK.finditer(new)) if m.group(0) != n.group(0)]
+            cell["source"] = new.splitlines(keepends=True)
+    if args.check:
+        if stale: print(f"out of date in {INDEX.relative_to(ROOT)}: {', '.join(stale)}; run python tools/readme_tables.py")
+        return int(bool(stale))
+    if stale:
+        INDEX.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+        print(f"rewrote {', '.join(stale)}; now: jupyter nbconvert --to markdown --stdout nbs/index.ipynb > README.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
