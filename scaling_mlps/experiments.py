@@ -137,7 +137,7 @@ def config_changes(row: dict | str, scale: str) -> dict:
 # %% ../nbs/13_experiments.ipynb #460cbbdf
 _LAPTOP_WHY = {
     "model": "ours: compute. At width 128 the whole table (200 DA epochs on CIFAR-10, 100 on Tiny-ImageNet) trains in "
-             "about 30 minutes on 2 CPU cores; width 1024 costs ~45x the FLOPs per image",
+             "about 50 minutes on 2 idle CPU cores (measured, chapter 1); width 1024 costs ~45x the FLOPs per image",
     "learning rate": "ours: with 16x smaller batches each epoch has 16x more steps; 1e-4 was measured stable for 50 DA epochs "
                      "at width 256, 3e-4 was not (chapter 1)",
     "batch size": "ours: LION moves every weight by lr per step, so progress counts in steps: 4096 gives 12 steps per "
