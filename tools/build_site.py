@@ -66,7 +66,8 @@ def _math_to_mathml(text: str) -> str:
 def _link_to_page(text: str) -> str:
     "Markdown links to notebooks (`(08_train.ipynb)`, `(../chapters/01_x.ipynb#a)`) point at their pages."
     def one(m: re.Match) -> str:
-        folder, name, anchor = m[1], m[2], m[3] or ""
+        folder, name, anchor = m[1] or "", m[2], m[3] or ""
+        folder = folder.removeprefix("nbs/")  # the index links from the repository root, as README.md needs; the site's root is nbs/
         return f"]({folder}{nbpath2html(Path(name + '.ipynb')).name}{anchor})"
     return re.sub(r"\]\((?!https?:)([^()\s]*/)?([^/()\s]+)\.ipynb(#[^()\s]*)?\)", one, text)
 
@@ -91,10 +92,15 @@ def prepare(nb: dict, solutions: str) -> dict:
                                                                + highlighted.strip().replace("\n", "&#10;") + "</details>"))
                     continue
             cell["source"] = code
+            for out in cell.get("outputs", []):  # a live widget needs a kernel (and nbconvert would load its renderer from a CDN)
+                data = out.get("data", {})
+                if data.pop("application/vnd.jupyter.widget-view+json", None) is not None:
+                    data["text/plain"] = "(an interactive widget: open the notebook in Jupyter to use it)"
             if re.search(r"^\s*#\|\s*echo:\s*false\s*$", source, re.M):  # Quarto's option, as nbdev's docs honour it: output only
                 cell.setdefault("metadata", {}).setdefault("tags", []).append("hide-input")
         cells.append(cell)
     nb["cells"] = cells
+    nb["metadata"].pop("widgets", None)  # the saved widget state: its presence makes nbconvert add a CDN widget renderer
     return nb
 
 
