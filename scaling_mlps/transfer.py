@@ -99,7 +99,7 @@ _SCALE_WHY = {
         "pre-training data": "Tiny-ImageNet, 100,000 images, 200 classes, at 32 px (ours: the offline data; chapter 1's runs)",
         "pre-training": "chapter 1's Tiny-ImageNet B-MLP runs: with DA 100 epochs, without DA 10 (chapter 1's logged "
                         "no-DA run: it peaks within them and then over-fits); LION 1e-4, batch 256 (ours: chapter 1)",
-        "models": "B_6-Wi_128 (ours: chapter 1's laptop width)",
+        "models": "B_6-Wi_64 (ours: chapter 1's laptop width)",
         "resolution": "32 px on both sides: Tiny-ImageNet was pre-trained at 32 px, CIFAR-10 stays at its own 32 px (ours)",
         "test-time augmentation": "as the paper, on the fine-tuned model pre-trained with DA",
         "fine-tuning epochs": "ours: fine-tuning is short in the paper too, 50 epochs against 800; 10 epochs at batch "

@@ -4,7 +4,7 @@
 
 # %% ../nbs/16_tta.ipynb #68e987ff
 from __future__ import annotations
-import dataclasses, datetime, hashlib, json, os, time
+import collections, dataclasses, datetime, hashlib, json, os, time
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -103,6 +103,12 @@ def resolve_models(dataset: str, scale: str, out: Path, data_dir=None, device=No
                 entries.append(_model_entry(f"{config['arch']} {config['mode']} from {Path(str(config.get('init_from'))).name}",
                                             dataset, "table2", run_dir=str(f.parent.relative_to(out)), config=config,
                                             checkpoint=str(f.parent/"model.pt"), training="reused"))
+            # two runs from the same checkpoint (e.g. linear probes at two learning rates) would share a name, and a
+            # name keys the per-image results: such names get the run's folder, which differs in what differs
+            names = collections.Counter(e["name"] for e in entries if e["source"] == "table2" and e["dataset"] == dataset)
+            for e in entries:
+                if e["source"] == "table2" and e["dataset"] == dataset and names[e["name"]] > 1:
+                    e["name"] = f"{e['name']} ({Path(e['run_dir']).name})"
             if not any(e["source"] == "table2" for e in entries):
                 entries.append(_model_entry(m["name"], dataset, "table2", status="skipped",
                                             reason=f"no finished fine-tuning run of {dataset} under runs/table2_{scale}/ (chapter 2: "

@@ -137,3 +137,15 @@ def test_two_tap_crop_is_resized_crop_then_normalize():
         torch.testing.assert_close(out, expected, atol=1e-3, rtol=1e-5)
     with pytest.raises(ValueError, match="size=8"):
         two_tap_crop(x, boxes, 8)
+
+
+def test_compiled_kernel_keeps_compiling_past_dynamo_default_limit():
+    "A long session meets more than dynamo's 8 shapes per function; `compiled` must not fall back to eager ops after them."
+    from torch._dynamo.utils import counters
+    from scaling_mlps.augment import RECOMPILE_LIMIT, compiled
+    def add_one(x): return x + 1
+    fn, before = compiled(add_one), counters["stats"]["unique_graphs"]
+    shapes = range(1, 11)
+    assert len(shapes) > 8 and len(shapes) <= RECOMPILE_LIMIT
+    for n in shapes: assert torch.equal(fn(torch.zeros(n)), torch.ones(n))
+    assert counters["stats"]["unique_graphs"] - before == len(shapes)  # one compiled graph per shape, none skipped

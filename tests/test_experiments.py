@@ -44,10 +44,10 @@ def test_row_config_paper_scale_is_the_paper():
 
 def test_laptop_and_ci_changes():
     c = ex.row_config("tinyimagenet/B-MLP-DA-1000E", "laptop")
-    assert (c.arch, c.resolution, c.n_train, c.epochs) == ("B_6-Wi_128", 32, None, 20)  # full training set
+    assert (c.arch, c.resolution, c.n_train, c.epochs) == ("B_6-Wi_64", 32, None, 20)  # full training set
     ch = ex.config_changes("cifar10/S-MLP-100E", "ci")
     assert ch["arch"] == ("S_6-Wi_1024", "S_6-Wi_32") and ch["n_train"] == (None, 320)
-    assert "S-MLP + DA @5000E | cifar10 | arch S_6-Wi_1024 → S_6-Wi_128, epochs 5000 → 200" in ex.changes_table("laptop")
+    assert "S-MLP + DA @5000E | cifar10 | arch S_6-Wi_1024 → S_6-Wi_64, epochs 5000 → 200" in ex.changes_table("laptop")
 
 
 def test_dataset_status(tmp_path, monkeypatch):

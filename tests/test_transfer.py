@@ -10,8 +10,8 @@ from scaling_mlps.train import train
 
 def test_laptop_plan_reuses_chapter_1_runs_and_counts_compute(tmp_path):
     plan = tr.transfer_plan("laptop", tmp_path)
-    assert str(plan["pretrain/DA"].run_dir) == "runs/table1_laptop/tinyimagenet/B_6-Wi_128-DA-e100-r32"
-    assert str(plan["scratch/DA"].run_dir) == "runs/table1_laptop/cifar10/B_6-Wi_128-DA-e200-r32"
+    assert str(plan["pretrain/DA"].run_dir) == "runs/table1_laptop/tinyimagenet/B_6-Wi_64-DA-e100-r32"
+    assert str(plan["scratch/DA"].run_dir) == "runs/table1_laptop/cifar10/B_6-Wi_64-DA-e200-r32"
     assert {k for k, r in plan.items() if r.shared} == {"pretrain/DA", "pretrain/noDA", "scratch/DA", "scratch/noDA"}
     assert [plan[f"pretrain/DA-{f}"].cfg.n_train for f in ("25%", "50%")] == [25_000, 50_000]
     ft = plan["finetune/DA"].cfg
@@ -26,12 +26,12 @@ def test_laptop_plan_reuses_chapter_1_runs_and_counts_compute(tmp_path):
 
 def test_estimate_from_chapter_1_image_rates(tmp_path):
     plan = tr.transfer_plan("laptop", tmp_path)
-    run = lambda d, n, e, ips, wall: {"config": {"arch": "B_6-Wi_128", "resolution": 32, "dataset": d, "augment": True,
+    run = lambda d, n, e, ips, wall: {"config": {"arch": "B_6-Wi_64", "resolution": 32, "dataset": d, "augment": True,
                                                  "n_train": None, "epochs": e}, "img_per_s": ips, "wall_time_s": wall}
     # 200 CIFAR-10 epochs at 5,000 img/s = 2,000 s training, + 100 s evaluation: 20,000 test images/s
     fake = {"runs": {"a": run("cifar10", 50_000, 200, 5000.0, 2100.0), "b": run("tinyimagenet", 100_000, 100, 10_000.0, 1050.0)}}
     rates = tr.measured_rates(fake)
-    assert rates["B_6-Wi_128", "cifar10", True] == pytest.approx(dict(train=5000.0, eval=20_000.0))
+    assert rates["B_6-Wi_64", "cifar10", True] == pytest.approx(dict(train=5000.0, eval=20_000.0))
     est = tr.estimate_seconds(plan, fake)
     assert set(est) == {k for k, r in plan.items() if not r.shared}
     # 100 epochs on 25% of Tiny-ImageNet: 250 s training + 100 x 10,000 test images at 20,000/s

@@ -84,26 +84,26 @@ def test_models_as_data_skip_with_reasons(tmp_path):
     table1 = [e for e in entries if e["source"] == "table1"]
     assert [e["name"] for e in table1] == ["S-MLP, no DA", "S-MLP + DA", "B-MLP, no DA", "B-MLP + DA"]
     assert all(e["status"] == "skipped" and "reproduce table1 --scale laptop" in e["reason"] for e in table1)
-    assert table1[2]["run_dir"].endswith("B_6-Wi_128-noDA-e10-r32")  # the no-DA row is read off its 10-epoch run
-    assert table1[3]["run_dir"] == "runs/table1_laptop/cifar10/B_6-Wi_128-DA-e200-r32"
+    assert table1[2]["run_dir"].endswith("B_6-Wi_64-noDA-e10-r32")  # the no-DA row is read off its 10-epoch run
+    assert table1[3]["run_dir"] == "runs/table1_laptop/cifar10/B_6-Wi_64-DA-e200-r32"
     ft = [e for e in entries if e["source"] == "table2"]
     assert len(ft) == 1 and ft[0]["status"] == "skipped" and "of cifar10 under runs/table2_laptop/" in ft[0]["reason"]
     assert not [e for e in entries if e["source"] == "hub"]  # the authors' checkpoint is measured at the paper scale only
     # a finished fine-tuning run of chapter 2 is picked up
     for dataset in ("cifar10", "cifar100"):  # chapter 2 files its runs as runs/table2_<scale>/<mode>/<dataset>/<run>
-        run = tmp_path / "runs" / "table2_laptop" / "finetune" / dataset / "B_6-Wi_128-ft"
+        run = tmp_path / "runs" / "table2_laptop" / "finetune" / dataset / "B_6-Wi_64-ft"
         run.mkdir(parents=True)
         torch.save({}, run / "model.pt")
-        (run / "result.json").write_text(json.dumps({"config": {"dataset": dataset, "mode": "finetune", "arch": "B_6-Wi_128",
+        (run / "result.json").write_text(json.dumps({"config": {"dataset": dataset, "mode": "finetune", "arch": "B_6-Wi_64",
                                                                 "init_from": "/x/pre/model.pt"}}))
     ft = [e for e in T.resolve_models("cifar10", "laptop", tmp_path, train=False) if e["source"] == "table2"]
-    assert len(ft) == 1 and ft[0]["status"] is None and ft[0]["run_dir"] == "runs/table2_laptop/finetune/cifar10/B_6-Wi_128-ft"
+    assert len(ft) == 1 and ft[0]["status"] is None and ft[0]["run_dir"] == "runs/table2_laptop/finetune/cifar10/B_6-Wi_64-ft"
 
 
 def test_table1_run_of_another_configuration_is_skipped_not_retrained(tmp_path):
     "A finished run in the right folder whose run.json says another configuration (or an unfinished one) is never used or resumed."
     cfg = T.table1_config("cifar10/B-MLP-DA-5000E", "laptop")
-    run = tmp_path / "runs" / "table1_laptop" / "cifar10" / "B_6-Wi_128-DA-e200-r32"
+    run = tmp_path / "runs" / "table1_laptop" / "cifar10" / "B_6-Wi_64-DA-e200-r32"
     run.mkdir(parents=True)
     (run / "run.json").write_text(json.dumps({"config": _config_dict(cfg) | {"lr": 1.0}}))
     (run / "result.json").write_text("{}"); torch.save({}, run / "model.pt")
@@ -146,3 +146,16 @@ def test_cli_reproduce_tta_before_table1_says_what_to_run(real_data_dir, tmp_pat
     assert "run `scaling-mlps reproduce table1 --scale laptop` first, with the same --out" in err[-1] and "Traceback" not in "".join(err)
     assert not (tmp_path / "runs" / "table1_laptop").exists()  # nothing was trained
     assert (tmp_path / "tta_laptop.md").exists()  # the report with the reasons is still written
+
+
+def test_two_transfer_runs_from_one_checkpoint_get_distinct_names(tmp_path):
+    "Linear probes at two learning rates start from the same checkpoint; a name keys the per-image results, so they must differ."
+    for lr in ("0.0001", "1e-05"):
+        run = tmp_path / "runs" / "table2_laptop" / "linear" / "cifar10" / f"B_6-Wi_64-DA-e100-r32-lr{lr}-e50"
+        run.mkdir(parents=True)
+        torch.save({}, run / "model.pt")
+        (run / "result.json").write_text(json.dumps({"config": {"dataset": "cifar10", "mode": "linear", "arch": "B_6-Wi_64",
+                                                                "lr": float(lr), "init_from": "/x/B_6-Wi_64-DA-e100-r32/model.pt"}}))
+    names = [e["name"] for e in T.resolve_models("cifar10", "laptop", tmp_path, train=False) if e["source"] == "table2"]
+    assert len(names) == 2 and len(set(names)) == 2, names
+    assert all(n.startswith("B_6-Wi_64 linear from model.pt (B_6-Wi_64-DA-e100-r32-lr") for n in names), names
