@@ -21,8 +21,8 @@ __all__ = ['DATASETS', 'NUM_CLASSES', 'PAPER_RESOLUTION', 'TABLE1', 'RESNET18_DA
            'CHECKPOINT_TABLE', 'SCALES', 'SCALE_CHANGES', 'SKIP_REASONS', 'TABLE1_SETTINGS', 'DATA_MARKERS',
            'DOWNLOAD_URLS', 'FIRST_LAYER_UNITS', 'FIRST_LAYER_DATASETS', 'COMPUTE_UNIT', 'resolve_scale', 'find_row',
            'row_config', 'config_changes', 'settings_table', 'changes_table', 'dataset_status', 'plan_runs',
-           'reproduce', 'report_markdown', 'load_run', 'initial_model', 'first_layer_weights', 'results_dir',
-           'load_report', 'committed_first_layer']
+           'no_da_curves', 'reproduce', 'report_markdown', 'load_run', 'initial_model', 'first_layer_weights',
+           'results_dir', 'load_report', 'committed_first_layer']
 
 # %% ../nbs/13_experiments.ipynb #720e29d0
 DATASETS = ("cifar10", "cifar100", "tinyimagenet", "imagenet")
@@ -257,6 +257,15 @@ def _config_dict(cfg: TrainConfig) -> dict:
     for k in ("device", "data_dir", "out", "checkpoint_every", "compile", "resume", "eval_batch_size"): d.pop(k, None)
     return d
 
+def _portable_config(cfg: TrainConfig | dict, out: Path) -> dict:
+    "A run's config for a committed report: no device or folder fields, `init_from` relative to the results folder `out`."
+    d = _config_dict(cfg) if isinstance(cfg, TrainConfig) else {k: v for k, v in cfg.items() if k not in ("device", "data_dir", "out")}
+    if d.get("init_from"):
+        p = Path(d["init_from"])
+        try: d["init_from"] = str(p.resolve().relative_to(Path(out).resolve()))
+        except ValueError: d["init_from"] = p.name if p.is_absolute() else str(p)  # e.g. a downloaded checkpoint: its file name
+    return d
+
 def _prefix_key(cfg: TrainConfig) -> str:
     "Configs with equal keys differ at most in epochs and share a prefix (constant lr, no warm-up): one run serves all."
     d = _config_dict(cfg)
@@ -271,6 +280,16 @@ def plan_runs(configs: dict[str, TrainConfig]) -> dict[str, tuple[str, int]]:
         k = _prefix_key(cfg)
         if k not in host or configs[host[k]].epochs < cfg.epochs: host[k] = key
     return {key: (host[_prefix_key(cfg)], cfg.epochs) for key, cfg in configs.items()}
+
+# %% ../nbs/13_experiments.ipynb #30d236ef
+def no_da_curves(report: dict) -> dict[tuple[str, str], list[float]]:
+    "{(dataset, 'S-MLP' or 'B-MLP'): test accuracy (%) per epoch} of the no-DA runs of a Table 1 report."
+    curves = {}
+    for info in report.get("runs", {}).values():
+        c = info["config"]
+        if not c["augment"]:
+            curves[c["dataset"], "B-MLP" if c["arch"].startswith("B") else "S-MLP"] = [100 * h["test_acc"] for h in info["history"]]
+    return curves
 
 # %% ../nbs/13_experiments.ipynb #46c4b85d
 def _pct(x: float | None) -> float | None:

@@ -25,7 +25,7 @@ from .train import TrainConfig, train, transfer_model, make_optimizer, lr_factor
 from .finetune import FINETUNE_DEFAULTS, LINEAR_PROBE_DEFAULTS, finetune_config
 from . import experiments as ex
 from .experiments import (TABLE1, TABLE2, TABLE2_DATASETS, CHECKPOINT_TABLE, SCALE_CHANGES, COMPUTE_UNIT,
-                                      NUM_CLASSES, resolve_scale, row_config, dataset_status)
+                                      NUM_CLASSES, resolve_scale, row_config, dataset_status, _portable_config)
 from .viz import high_frequency_fraction
 from .scaling import body_features
 
@@ -384,15 +384,6 @@ def run_planned(run: PlannedRun, out: str | os.PathLike, plan: dict[str, Planned
 
 # %% ../nbs/13b_transfer.ipynb #b56b35e2
 _pct = ex._pct  # fractions in [0, 1] -> %
-
-def _portable_config(cfg: TrainConfig | dict, out: Path) -> dict:
-    "A run's config for a committed report: no device or folder fields, `init_from` relative to the results folder."
-    d = ex._config_dict(cfg) if isinstance(cfg, TrainConfig) else {k: v for k, v in cfg.items() if k not in ("device", "data_dir", "out")}
-    if d.get("init_from"):
-        p = Path(d["init_from"])
-        try: d["init_from"] = str(p.resolve().relative_to(Path(out).resolve()))
-        except ValueError: d["init_from"] = p.name if p.is_absolute() else str(p)  # e.g. a downloaded checkpoint: its file name
-    return d
 
 def _recipe_changes(cfg: TrainConfig, mode: str) -> dict:
     "What a transfer config changes in the paper's recipe: {field: [paper value, ours]}."

@@ -21,7 +21,7 @@ from .loader import DeviceLoader
 from .data import DATASETS as DATA_DEFAULTS, ImageData, load_dataset
 from .evaluate import PAPER_TTA_VIEWS, TTA_AVERAGES, TTA_CROP_RATIO, TTA_CROP_SCALE, predict
 from .hub import load_pretrained
-from .experiments import (SCALE_CHANGES, TABLE2, _config_dict, _run_dir, _run_or_reuse, _same_config,
+from .experiments import (SCALE_CHANGES, TABLE2, _config_dict, _portable_config, _run_dir, _run_or_reuse, _same_config,
                                       dataset_status, resolve_scale, row_config)
 
 # %% auto #0
@@ -101,15 +101,15 @@ def resolve_models(dataset: str, scale: str, out: Path, data_dir=None, device=No
                 if config.get("dataset") != dataset or config.get("mode") not in ("finetune", "linear") \
                         or not (f.parent/"model.pt").exists(): continue
                 entries.append(_model_entry(f"{config['arch']} {config['mode']} from {Path(str(config.get('init_from'))).name}",
-                                            dataset, "table2", run_dir=str(f.parent.relative_to(out)), config=config,
+                                            dataset, "table2", run_dir=str(f.parent.relative_to(out)), config=_portable_config(config, out),
                                             checkpoint=str(f.parent/"model.pt"), training="reused"))
             # two runs from the same checkpoint (e.g. linear probes at two learning rates) would share a name, and a
             # name keys the per-image results: such names get the run's folder, which differs in what differs
-            names = collections.Counter(e["name"] for e in entries if e["source"] == "table2" and e["dataset"] == dataset)
-            for e in entries:
-                if e["source"] == "table2" and e["dataset"] == dataset and names[e["name"]] > 1:
-                    e["name"] = f"{e['name']} ({Path(e['run_dir']).name})"
-            if not any(e["source"] == "table2" for e in entries):
+            transferred = [e for e in entries if e["source"] == "table2"]
+            names = collections.Counter(e["name"] for e in transferred)
+            for e in transferred:
+                if names[e["name"]] > 1: e["name"] = f"{e['name']} ({Path(e['run_dir']).name})"
+            if not transferred:
                 entries.append(_model_entry(m["name"], dataset, "table2", status="skipped",
                                             reason=f"no finished fine-tuning run of {dataset} under runs/table2_{scale}/ (chapter 2: "
                                                    f"`scaling-mlps reproduce table2 --scale {scale}`, same --out)"))
@@ -306,9 +306,12 @@ def report_markdown(report: dict) -> str:
     "The markdown of a TTA `reproduce` report."
     s = report["settings"]
     views, kmax = s["views"], str(s["views"][-1])
+    measured = [r for r in report["rows"] if r["status"] != "skipped"]
+    reused = sum(r["status"] == "reused" for r in measured)  # a reused measurement's time was spent by an earlier call
+    reuse_note = f" ({reused} of {len(measured)} models' measurements reused from an earlier call)" if reused else ""
     lines = [f"# Test-time augmentation at the `{report['scale']}` scale", "",
              f"Top-1 accuracy (%) with test-time augmentation (TTA) over k random views, measured on `{report['device']}` "
-             f"({report['torch_threads']} threads) on {report['date']}; wall time {report['wall_time_s'] / 60:.1f} min. "
+             f"({report['torch_threads']} threads) on {report['date']}; wall time {report['wall_time_s'] / 60:.1f} min{reuse_note}. "
              f"Views: crops of scale {tuple(s['crop_scale'])} and ratio {tuple(s['crop_ratio'])} (the authors' TTA), "
              f"resized to the model's resolution. Command: `{report['command']}`.", "",
              f"## Accuracy against the number of views ({MAIN_VARIANT}, averaged logits; mean ± std over {s['seeds']} seeds of the views)", "",

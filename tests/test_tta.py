@@ -1,6 +1,7 @@
 """Chapter 3's TTA measurements: every k from one pass of views, the views as `predict` draws them, the models as
 data (Table 1's runs, chapter 2's, skipped with reasons), Tiny-ImageNet's boxes, paired intervals, timing."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -156,6 +157,8 @@ def test_two_transfer_runs_from_one_checkpoint_get_distinct_names(tmp_path):
         torch.save({}, run / "model.pt")
         (run / "result.json").write_text(json.dumps({"config": {"dataset": "cifar10", "mode": "linear", "arch": "B_6-Wi_64",
                                                                 "lr": float(lr), "init_from": "/x/B_6-Wi_64-DA-e100-r32/model.pt"}}))
-    names = [e["name"] for e in T.resolve_models("cifar10", "laptop", tmp_path, train=False) if e["source"] == "table2"]
+    entries = [e for e in T.resolve_models("cifar10", "laptop", tmp_path, train=False) if e["source"] == "table2"]
+    names = [e["name"] for e in entries]
     assert len(names) == 2 and len(set(names)) == 2, names
+    assert all(not Path(e["config"]["init_from"]).is_absolute() for e in entries)  # the report must not carry this machine's paths
     assert all(n.startswith("B_6-Wi_64 linear from model.pt (B_6-Wi_64-DA-e100-r32-lr") for n in names), names
