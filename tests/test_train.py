@@ -1,5 +1,5 @@
 """The training loop: end to end on a small image folder, accumulation, NaN guard, and bit-exact resume after kill -9."""
-import json, os, signal, subprocess, sys, time
+import hashlib, json, os, signal, subprocess, sys, time
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +83,42 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     assert ckpt["epoch"] == 1 and all(torch.isfinite(v).all() for v in ckpt["model"].values())
 
 
+GOLDEN = Path(__file__).parent / "golden" / "train_small_run.json"
+
+def golden_runs(tmp: Path) -> dict:
+    """Histories and final weights of four tiny runs through every branch of `train` (MixUp, accumulation, clipping,
+    warm-up + cosine, eval_every, TTA, checkpoint + resume, a callback stopping mid-epoch). Recorded in GOLDEN on the
+    code before `train` was split into steps (`python tests/test_train.py DIR` prints it)."""
+    def digest(path):
+        state, h = torch.load(path, weights_only=True), hashlib.sha256()
+        for k in sorted(state): h.update(k.encode()); h.update(state[k].numpy().tobytes())
+        return h.hexdigest()
+    keep = ("epoch", "step", "lr", "train_loss", "train_acc", "test_acc", "images", "partial")
+    hist = lambda r: [{k: h[k] for k in keep if k in h} for h in r["history"]]
+    kw = dict(augment=True, mixup=0.8, scheduler="cosine", warmup_epochs=1, clip_grad=1.0, accum_steps=2, eval_every=2,
+              crop_scale=(0.6, 1.0), optimizer="lion", lr=1e-3, tta=2)
+    full = train(small_config(tmp, epochs=4, out=str(tmp / "full"), **kw), progress=False)
+    train(small_config(tmp, epochs=2, out=str(tmp / "resumed"), **kw), progress=False)
+    resumed = train(small_config(tmp, epochs=4, out=str(tmp / "resumed"), resume=True, **kw), progress=False)
+    stop = lambda event, info: event == "step" and info["epoch"] == 2 and info["step"] == 9
+    stopped = train(small_config(tmp, epochs=4, **kw), progress=False, callback=stop)
+    return {"torch": torch.__version__, "config": {k: list(v) if isinstance(v, tuple) else v for k, v in kw.items()},
+            "full": {"history": hist(full), "tta_acc": full["tta_acc"], "model_sha256": digest(tmp / "full" / "model.pt")},
+            "resumed": {"history": hist(resumed), "model_sha256": digest(tmp / "resumed" / "model.pt")},
+            "stopped": {"history": hist(stopped), "stopped": stopped["stopped"], "test_acc": stopped["test_acc"]}}
+
+
+def test_train_reproduces_the_recorded_runs(tmp_path):
+    "Same seed, same losses, accuracies and weights, bit for bit, as the recorded runs (see `golden_runs`)."
+    recorded = json.loads(GOLDEN.read_text())
+    if recorded["torch"].split("+")[0] != torch.__version__.split("+")[0]:
+        pytest.skip(f"recorded with torch {recorded['torch']}, this is {torch.__version__}: float results may differ")
+    threads = torch.get_num_threads(); torch.set_num_threads(1)  # as recorded
+    try: now = golden_runs(tmp_path)
+    finally: torch.set_num_threads(threads)
+    for run in ("full", "resumed", "stopped"): assert now[run] == recorded[run], run
+
+
 def _cli(tmp_path: Path, out: str, *extra) -> list[str]:
     return [sys.executable, "-m", "scaling_mlps.cli", "train", "--dataset", f"folder:{tmp_path / 'images'}",
             "--data-dir", str(tmp_path / "data"), "--data-resolution", "8", "--arch", "B_2-Wi_64", "--epochs", "12",
@@ -134,3 +170,8 @@ def test_cifar10_no_augment_reaches_55(real_data_dir):
                       data_dir=str(real_data_dir), device="cpu")
     result = train(cfg, progress=False)
     assert result["config"]["batch_size"] == 1024 and result["test_acc"] >= 0.55
+
+
+if __name__ == "__main__":  # record GOLDEN: python tests/test_train.py /tmp/somewhere > tests/golden/train_small_run.json
+    torch.set_num_threads(1)
+    print(json.dumps(golden_runs(Path(sys.argv[1])), indent=1))
