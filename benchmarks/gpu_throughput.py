@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from scaling_mlps.train import measure_throughput
+from scaling_mlps.bench import measure_throughput
 
 # Dense (no sparsity) bf16 tensor-core peaks from NVIDIA datasheets, TFLOP/s; matched against the device name in
 # this order (the first key contained in the name wins).

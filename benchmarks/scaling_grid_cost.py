@@ -2,7 +2,7 @@
 
 The grid trains every (model, subset) for the longest T of the epoch ladder and then reads every snapshot
 (upstream test error, the frozen body's features of the downstream train and test sets, and the linear probe).
-This script measures, per model of the grid: training images/s (`train.measure_throughput` with our loader,
+This script measures, per model of the grid: training images/s (`bench.measure_throughput` with our loader,
 crops, flips and MixUp, at the grid's batch size and resolution), and the time to read one snapshot of a
 freshly initialized model of that size on the real data. The estimate is then
 
@@ -34,7 +34,7 @@ def main() -> None:
     p.add_argument("--data-dir", default=None)
     args = p.parse_args()
     torch.set_num_threads(args.threads or (1 if args.clock == "cpu" else 2))
-    import scaling_mlps.train as T
+    import scaling_mlps.bench as T
     from scaling_mlps.models import get_model
     from scaling_mlps.evaluate import evaluate
     from scaling_mlps.scaling import GRIDS, _probe_data, body_features, linear_probe

@@ -4,18 +4,20 @@
 
 # %% ../nbs/11_cli.ipynb #f36affd9
 from __future__ import annotations
-import argparse, dataclasses, importlib, json, os, sys, typing
+import argparse, dataclasses, errno, importlib, json, os, sys, typing
 
 import torch
 
-from .core import DownloadError, get_data_dir
-from .train import TrainConfig, OPTIMIZERS, SCHEDULERS, train, measure_throughput
+from .core import DownloadError, get_data_dir, FolderLocked, DiskFullError, folder_lock
+from .train import TrainConfig, OPTIMIZERS, SCHEDULERS, RunInterrupted, train
+from .bench import measure_throughput
 from .evaluate import TTA_AVERAGES, evaluate
 from .hub import load_pretrained
 from .finetune import FINETUNE_DEFAULTS, LINEAR_PROBE_DEFAULTS, finetune_config
 
 # %% auto #0
-__all__ = ['REPRODUCIBLE', 'CHOICES', 'HELP', 'add_config_flags', 'build_parser', 'run', 'main']
+__all__ = ['REPRODUCIBLE', 'CHOICES', 'HELP', 'METAVARS', 'PAPER', 'AUTHORS', 'DEFAULT_SOURCE', 'add_config_flags',
+           'build_parser', 'run', 'main']
 
 # %% ../nbs/11_cli.ipynb #5279e72d
 REPRODUCIBLE = {  # name: (module whose `reproduce` runs it, what it is)
@@ -26,33 +28,73 @@ REPRODUCIBLE = {  # name: (module whose `reproduce` runs it, what it is)
     "scaling": ("scaling_mlps.scaling", "scaling laws, Fig. 1, 7 and 8 (chapter 5)"),
 }
 CHOICES = {"optimizer": OPTIMIZERS, "scheduler": SCHEDULERS, "tta_average": TTA_AVERAGES}
-HELP = {"dataset": "cifar10, cifar100, stl10, tinyimagenet, imagenet, imagenet21k or folder:/path",
-        "arch": "B_<depth>-Wi_<width>[-Exp_<k>] or S_<depth>-Wi_<width>", "augment": "crops, flips and MixUp (--no-augment: none of them)",
-        "resolution": "model input resolution (default: the data's)", "batch_size": "global batch per optimizer step",
-        "clip_grad": "max gradient norm", "tta": "test-time augmentation views at the end", "out": "run directory",
-        "resume": "continue the run in --out from its checkpoint", "init_from": "checkpoint file, run directory or hub name",
-        "mode": "finetune: train all (body at lr*body-lr-mult); linear: head only"}
+HELP = {  # one sentence per TrainConfig field: what it sets
+    "dataset": "the data: cifar10, cifar100, stl10, tinyimagenet, imagenet, imagenet21k or folder:/path (an ImageFolder)",
+    "arch": "the MLP: B_<depth>-Wi_<width>[-Exp_<k>] (bottleneck blocks) or S_<depth>-Wi_<width> (standard)",
+    "resolution": "the model's input side in pixels; not given: the data's",
+    "data_resolution": "the side in pixels the images are decoded and cached at; not given: the dataset's own",
+    "epochs": "passes over the training images",
+    "batch_size": "images per optimizer step, over all devices and accumulation; not given: 4096 on a GPU, 1024 on a CPU",
+    "optimizer": "the optimizer (sgd with momentum 0.9)",
+    "lr": "the base learning rate",
+    "weight_decay": "decoupled weight decay",
+    "scheduler": "the learning-rate schedule after warm-up: constant, or cosine to 0",
+    "warmup_epochs": "epochs of linear learning-rate warm-up (fractions allowed)",
+    "label_smoothing": "label smoothing of the cross-entropy",
+    "mixup": "MixUp's alpha; 0 turns MixUp off",
+    "augment": "random resized crops, flips and MixUp (--no-augment: none of them)",
+    "crop_scale": "the area range of the random resized crops, as fractions of the image",
+    "crop_ratio": "the aspect-ratio range of the random resized crops",
+    "flip": "random horizontal flips (with --augment)",
+    "n_train": "train on a class-balanced subset of this many images; not given: all",
+    "clip_grad": "clip the gradient to this norm; not given: no clipping",
+    "accum_steps": "split each step into this many forwards and accumulate their gradients",
+    "compile": "torch.compile the model",
+    "eval_every": "test accuracy every this many epochs (and after the last)",
+    "eval_batch_size": "images per forward when testing",
+    "tta": "test-time augmentation views averaged at the end; 0: none",
+    "tta_average": "what test-time augmentation averages: logits (the paper) or softmax (the authors' code)",
+    "norm": "the normalization layer",
+    "act": "the activation function",
+    "dropout": "dropout probability in the blocks",
+    "seed": "seeds the initialization, the batch order, the crops and MixUp",
+    "device": "where to compute, e.g. cpu or cuda:1; not given: CUDA if there is one",
+    "data_dir": "the data folder; not given: $SCALING_MLPS_DATA, else ./data",
+    "out": "the run folder for log.jsonl, checkpoint.pt, model.pt and result.json; not given: nothing is written",
+    "checkpoint_every": "write checkpoint.pt every this many epochs (and after the last)",
+    "save_epochs": "also keep the weights after these epochs, as model_e<epoch>.pt",
+    "resume": "continue the run in --out from its checkpoint",
+    "init_from": "the pre-trained model: a checkpoint file, a run folder or a published name (scaling-mlps download --list)",
+    "mode": "finetune: train all of it, the body at lr * body-lr-mult; linear: only a new head",
+    "body_lr_mult": "fine-tuning: the body's learning rate as a multiple of --lr",
+}
+METAVARS = {int: "N", float: "X"}  # a flag's value in the usage line; strings: the flag's name, upper-case
+PAPER, AUTHORS = "the paper, §4.2", "the authors' train.py"
+DEFAULT_SOURCE = {**dict.fromkeys(("optimizer", "lr", "label_smoothing"), PAPER),  # where a `train` default comes from
+                  **dict.fromkeys(("arch", "epochs", "weight_decay", "scheduler", "warmup_epochs", "mixup", "augment",
+                                   "crop_scale", "crop_ratio", "flip", "clip_grad", "norm", "act", "dropout"), AUTHORS)}
 
-def _flag_type(hint) -> tuple[type, int | None]:
+def _flag_type(hint) -> tuple[type, int | str | None]:
     "(element type, nargs) for a field's type hint."
     args = [a for a in typing.get_args(hint) if a is not type(None)]
-    if typing.get_origin(hint) is tuple: return args[0], len(args)
+    if typing.get_origin(hint) is tuple: return args[0], "+" if Ellipsis in args else len(args)
     if args: return args[0], None  # X | None
     return hint, None
 
-def add_config_flags(parser: argparse.ArgumentParser, defaults: dict, skip: tuple = ()) -> None:
-    "One flag per `TrainConfig` field not in `skip`; `defaults` are shown in the help."
+def add_config_flags(parser: argparse.ArgumentParser, defaults: dict, skip: tuple = (), source: str | None = None) -> None:
+    "One flag per `TrainConfig` field not in `skip`; the help shows `defaults` (from `source` where given, else `DEFAULT_SOURCE`)."
     hints = typing.get_type_hints(TrainConfig)
     for f in dataclasses.fields(TrainConfig):
         if f.name in skip: continue
         flag, default = "--" + f.name.replace("_", "-"), defaults.get(f.name, f.default)
         kind, nargs = _flag_type(hints[f.name])
-        help = f"{HELP.get(f.name, f.name.replace('_', ' '))} (default: {default})"
+        origin = source if f.name in defaults else DEFAULT_SOURCE.get(f.name)
+        help = HELP[f.name] + ("" if default is None else f" (default: {default}" + (f", from {origin})" if origin else ")"))
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help)
         else:
             parser.add_argument(flag, type=kind, nargs=nargs, choices=CHOICES.get(f.name), default=argparse.SUPPRESS,
-                                help=help, metavar=("LO", "HI") if nargs == 2 else None)
+                                help=help, metavar=("LO", "HI") if nargs == 2 else METAVARS.get(kind))
 
 # %% ../nbs/11_cli.ipynb #58f60770
 def build_parser() -> argparse.ArgumentParser:
@@ -70,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Fine-tune (or linearly probe) a checkpoint with the paper's fine-tuning recipe (see the finetune notebook for the source of each default).")
     p.add_argument("--init-from", required=True, help=HELP["init_from"])
     p.add_argument("--mode", choices=("finetune", "linear"), default="finetune", help=HELP["mode"] + " (default: finetune)")
-    add_config_flags(p, FINETUNE_DEFAULTS, skip=("mode", "init_from", "arch"))
+    add_config_flags(p, FINETUNE_DEFAULTS, skip=("mode", "init_from", "arch"), source="the paper's fine-tuning recipe")
 
     p = sub.add_parser("eval", parents=[common], help="test accuracy of a checkpoint (with --tta N views)")
     p.add_argument("--checkpoint", required=True, help=HELP["init_from"])
@@ -149,38 +191,65 @@ def _nothing_ran(name: str, report: dict, data_dir) -> str | None:
     return (f"{name} ran no row: no dataset it needs is available. Put the data into {where} (or point --data-dir or "
             f"$SCALING_MLPS_DATA at it); {why}" + (f"; {rows}" if rows else ""))
 
+def _interrupted(args: argparse.Namespace, e: KeyboardInterrupt) -> str:
+    "One line for Ctrl-C: where it stopped, what is kept and how to continue."
+    where, kept = (e.where, e.kept()) if isinstance(e, RunInterrupted) else ("", "")
+    if args.command == "reproduce":
+        return (f"reproduce {args.name} interrupted" + (f" {where} of a run; {kept}" if where else "") + f"; finished runs in "
+                f"{args.out} are kept: run `scaling-mlps reproduce {args.name}` again to reuse them (and continue this one)")
+    if args.command in ("train", "finetune"):
+        if not where: return f"{args.command} interrupted before its first epoch; nothing was written"
+        again = "; to continue, run the same command with --resume" if e.saved_epoch is not None else ""
+        return f"{args.command} interrupted {where}; {kept}{again}"
+    return f"{args.command} interrupted"
+
+def _disk_full(e: OSError) -> str:
+    "One line for a full disk: the file, the space it needs and the space free, where known."
+    if isinstance(e, DiskFullError) or not e.filename: return _one_line(e)
+    return _one_line(DiskFullError(e.filename))
+
+def _command(args: argparse.Namespace, sub: argparse.ArgumentParser) -> dict:
+    "Run the parsed subcommand and print its report."
+    if args.command in ("train", "finetune"):
+        overrides = _config_overrides(args)
+        cfg = TrainConfig(**overrides) if args.command == "train" else \
+            finetune_config(overrides.pop("init_from"), overrides.pop("dataset", "cifar10"), overrides.pop("mode"), **overrides)
+        result = train(cfg, progress=args.progress)
+        _print_result(result, args.json, f"test accuracy {_pct(result['test_acc'])}, TTA {_pct(result['tta_acc'])}, "
+                      f"train accuracy {_pct(result['train_acc'])}, {result['wall_time_s']:.1f} s, "
+                      f"{result['img_per_s'] or 0:.0f} img/s" + (f", written to {result['out']}" if result["out"] else ""))
+    elif args.command == "eval": result = _eval(args)
+    elif args.command == "download": result = _download(args, sub)
+    elif args.command == "bench": result = _bench(args)
+    elif args.command == "classroom":
+        from scaling_mlps.classroom import write_classroom, classroom_summary
+        result = write_classroom(args.out, args.copies, force=args.force)
+        _print_result(result, args.json, classroom_summary(result))
+    else:
+        reproduce = importlib.import_module(REPRODUCIBLE[args.name][0]).reproduce
+        with folder_lock(args.out, f"scaling-mlps reproduce {args.name}"):  # its run store: one reproduce at a time
+            result = reproduce(scale=args.scale, data_dir=args.data_dir, out=args.out, device=args.device, force=args.force,
+                               progress=args.progress)
+        _print_result(result, args.json, None)  # reproduce prints its own table
+        if problem := _nothing_ran(args.name, result, args.data_dir): sub.exit(2, f"{sub.prog}: error: {problem}\n")
+    return result
+
 def run(argv: list[str] | None = None) -> dict:
-    "Parse `argv` (default: `sys.argv[1:]`), run the subcommand, print its report and return its result."
+    """Parse `argv` (default: `sys.argv[1:]`), run the subcommand, print its report and return its result. What the user
+    can fix ends in one line and exit status 2; Ctrl-C in one line and status 130."""
     parser = build_parser()
     args = parser.parse_args(argv)
     sub = parser.subcommands[args.command]
-    try:
-        if args.command in ("train", "finetune"):
-            overrides = _config_overrides(args)
-            cfg = TrainConfig(**overrides) if args.command == "train" else \
-                finetune_config(overrides.pop("init_from"), overrides.pop("dataset", "cifar10"), overrides.pop("mode"), **overrides)
-            result = train(cfg, progress=args.progress)
-            _print_result(result, args.json, f"test accuracy {_pct(result['test_acc'])}, TTA {_pct(result['tta_acc'])}, "
-                          f"train accuracy {_pct(result['train_acc'])}, {result['wall_time_s']:.1f} s, "
-                          f"{result['img_per_s'] or 0:.0f} img/s" + (f", written to {result['out']}" if result["out"] else ""))
-        elif args.command == "eval": result = _eval(args)
-        elif args.command == "download": result = _download(args, sub)
-        elif args.command == "bench": result = _bench(args)
-        elif args.command == "classroom":
-            from scaling_mlps.classroom import write_classroom, classroom_summary
-            result = write_classroom(args.out, args.copies, force=args.force)
-            _print_result(result, args.json, classroom_summary(result))
-        else:
-            reproduce = importlib.import_module(REPRODUCIBLE[args.name][0]).reproduce
-            result = reproduce(scale=args.scale, data_dir=args.data_dir, out=args.out, device=args.device, force=args.force,
-                               progress=args.progress)
-            _print_result(result, args.json, None)  # reproduce prints its own table
-            if problem := _nothing_ran(args.name, result, args.data_dir): sub.exit(2, f"{sub.prog}: error: {problem}\n")
-    except (ValueError, KeyError, FileNotFoundError, FileExistsError) as e:
+    try: return _command(args, sub)
+    except (ValueError, KeyError, FileNotFoundError, FileExistsError, NotADirectoryError) as e:
         sub.error(_one_line(e))  # a value we were given is wrong: usage + message, exit status 2
-    except (DownloadError, FloatingPointError) as e:  # the network or the run failed: the message says what to do
+    except (DownloadError, FloatingPointError, FolderLocked) as e:  # the network, the run or another process: the message says what to do
         sub.exit(2, f"{sub.prog}: error: {_one_line(e)}\n")
-    return result
+    except OSError as e:
+        if e.errno != errno.ENOSPC: raise
+        sub.exit(2, f"{sub.prog}: error: {_disk_full(e)}\n")
+    except KeyboardInterrupt as e:
+        sub.exit(130, f"{sub.prog}: {_interrupted(args, e)}\n")
 
 def main(argv: list[str] | None = None) -> None:
     "Entry point of the `scaling-mlps` console script (returns None: the console wrapper exits with `main()`'s value)."

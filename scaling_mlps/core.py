@@ -4,19 +4,24 @@
 
 # %% ../nbs/00_core.ipynb #6773f9c8
 from __future__ import annotations
-import hashlib, os, shutil, sys, tempfile, urllib.error, urllib.request
+import errno, fcntl, hashlib, os, shutil, sys, tempfile, time, urllib.error, urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['get_data_dir', 'default_device', 'compute_dtype', 'sha256sum', 'DownloadError', 'download_url']
+__all__ = ['LOCK_FILE', 'get_data_dir', 'default_device', 'compute_dtype', 'LineProgress', 'progress_bar', 'FolderLocked',
+           'folder_lock', 'DiskFullError', 'require_space', 'disk_full_as_error', 'sha256sum', 'DownloadError',
+           'download_url']
 
 # %% ../nbs/00_core.ipynb #3962cddc
 def get_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     "The data directory: `data_dir` if given, else `$SCALING_MLPS_DATA`, else `./data` (created if missing)."
     path = Path(data_dir or os.environ.get("SCALING_MLPS_DATA") or "data").expanduser()
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"the data directory {path} is a file, not a directory; point --data-dir or $SCALING_MLPS_DATA at a folder")
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -29,6 +34,106 @@ def default_device(device: str | torch.device | None = None) -> torch.device:
 def compute_dtype(device: str | torch.device) -> torch.dtype:
     "The dtype to compute in on `device`: bf16 on CUDA (as in the paper), fp32 elsewhere."
     return torch.bfloat16 if torch.device(device).type == "cuda" else torch.float32
+
+# %% ../nbs/00_core.ipynb #d6dfd275
+def _watched() -> bool:
+    "Whether a person watches the progress: stderr is a terminal, or this runs in a Jupyter kernel (tqdm.auto's widgets)."
+    if sys.stderr.isatty(): return True
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if hasattr(ipython, "get_ipython") else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
+
+class LineProgress:
+    "`progress_bar` off a terminal: one line per finished item to stderr (`desc n/total, postfix (elapsed)`), no redraws."
+    def __init__(self, iterable=None, desc: str | None = None, total: int | None = None, initial: int = 0, **ignored):
+        self.iterable, self.desc, self.n, self.postfix, self._pending = iterable, desc or "", initial, "", False
+        self.total = len(iterable) if total is None and hasattr(iterable, "__len__") else total
+        self.start = time.perf_counter()
+
+    def __iter__(self):
+        for item in self.iterable:
+            self._pending = True
+            yield item
+            self._pending = False; self.update(1)
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        done = f"{self.n}/{self.total}" if self.total else str(self.n)
+        postfix = f", {self.postfix}" if self.postfix else ""
+        print(f"{self.desc} {done}{postfix} ({time.perf_counter() - self.start:.0f} s)", file=sys.stderr, flush=True)
+
+    def set_postfix(self, ordered_dict=None, refresh: bool = True, **kwargs) -> None:
+        self.postfix = ", ".join(f"{k} {v}" for k, v in {**(ordered_dict or {}), **kwargs}.items())
+
+    def set_description(self, desc: str | None = None, refresh: bool = True) -> None: self.desc = desc or ""
+
+    def close(self) -> None:
+        if self._pending: self._pending = False; self.update(1)  # the loop broke out after its item's work: report it
+
+    def __enter__(self): return self
+    def __exit__(self, *exc): self.close()
+
+def progress_bar(iterable=None, *, lines: bool = False, **tqdm_kwargs):
+    """tqdm's bar where a person watches (a terminal, a notebook). Elsewhere (stderr is a file or a pipe): with
+    `lines=True` a `LineProgress`, one line per item (for epochs and runs); else a silent bar (batches, images, bytes)."""
+    if tqdm_kwargs.get("disable") or _watched(): return tqdm(iterable, **tqdm_kwargs)
+    if lines: return LineProgress(iterable, **tqdm_kwargs)
+    return tqdm(iterable, **tqdm_kwargs | {"disable": True})
+
+# %% ../nbs/00_core.ipynb #8ee3289b
+LOCK_FILE = ".lock"
+
+class FolderLocked(RuntimeError):
+    "Another process holds the lock on a folder (a run directory, a results folder, a data cache)."
+
+@contextmanager
+def folder_lock(folder: str | os.PathLike, what: str, lock_file: str = LOCK_FILE, wait: bool = False):
+    """Hold the lock `folder/lock_file` (the folder is made if missing) for the `with` block, as `what` (e.g. 'a training
+    run'); raise `FolderLocked` at once if another process holds it, naming the folder and that process (`wait`: wait)."""
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try: fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+            raise FolderLocked(f"{folder} is in use by {holder}; wait for it to end, or use another folder "
+                               f"(this process wanted it for {what})") from None
+        os.ftruncate(fd, 0); os.pwrite(fd, f"process {os.getpid()} ({what})".encode(), 0)
+        yield folder
+    finally: os.close(fd)  # closing the file drops the lock
+
+# %% ../nbs/00_core.ipynb #e0194b1c
+def _size(n: float) -> str:
+    "`n` bytes as a short human-readable size."
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB": return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+
+def _free_bytes(path: Path) -> int:
+    "Free bytes on the file system that holds `path` (or its nearest existing folder)."
+    while not path.exists() and path != path.parent: path = path.parent
+    return shutil.disk_usage(path).free
+
+class DiskFullError(OSError):
+    "No space for a file: the message names it, the space it needs (when known) and the space free."
+    def __init__(self, path: str | os.PathLike, need: int | None = None):
+        path, free = Path(path), _free_bytes(Path(path))
+        needs = f"it needs {_size(need)}" if need else "it needs more"
+        self.message = f"no space left on the device for {path}: {needs} and {_size(free)} is free there; free some space or write elsewhere"
+        super().__init__(errno.ENOSPC, self.message, str(path))
+    def __str__(self) -> str: return self.message
+
+def require_space(path: str | os.PathLike, need: int) -> None:
+    "Raise `DiskFullError` if the disk that will hold `path` has less than `need` bytes free."
+    if _free_bytes(Path(path)) < need: raise DiskFullError(path, need)
+
+@contextmanager
+def disk_full_as_error(path: str | os.PathLike, need: int | None = None):
+    "Re-raise a full disk (ENOSPC) met in the `with` block as `DiskFullError` naming `path`."
+    try: yield
+    except OSError as e:
+        if e.errno != errno.ENOSPC or isinstance(e, DiskFullError): raise
+        raise DiskFullError(path, need) from None
 
 # %% ../nbs/00_core.ipynb #c673089d
 def sha256sum(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -59,7 +164,7 @@ def download_url(url: str, dest: str | os.PathLike, sha256: str | None = None, s
             if have and r.status != 206: have = 0  # the server ignored Range: start again
             total = r.headers.get("Content-Length")
             total = int(total) + have if total is not None else size
-            with open(part, "ab" if have else "wb") as f, tqdm(total=total, initial=have, unit="B", unit_scale=True,
+            with open(part, "ab" if have else "wb") as f, progress_bar(total=total, initial=have, unit="B", unit_scale=True,
                                                               desc=dest.name, disable=not progress) as bar:
                 while block := r.read(1 << 20):
                     f.write(block); bar.update(len(block))

@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_data.ipynb #7b15ff6c
 from __future__ import annotations
-import hashlib, json, multiprocessing, os, re, tempfile, threading, warnings, zlib
+import hashlib, json, multiprocessing, os, re, signal, tempfile, threading, warnings, zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,9 +12,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from tqdm.auto import tqdm
 
-from .core import get_data_dir, DownloadError
+from .core import get_data_dir, DownloadError, progress_bar, folder_lock, require_space, disk_full_as_error
 
 # %% auto #0
 __all__ = ['CIFAR_MEAN', 'CIFAR_STD', 'IMAGENET_MEAN', 'IMAGENET_STD', 'DATASETS', 'FOLDER_DEFAULTS', 'IMAGE_EXTENSIONS',
@@ -202,11 +201,12 @@ def decode_images(files: list, resolution: int, out: str | os.PathLike, num_work
     # process: a lock another thread holds at the fork stays locked in the child forever. Jupyter kernels and
     # nbdev-test run threads, so there we decode in this process (Pillow holds the GIL: threads would not help).
     if not _can_fork(): num_workers = 1
-    with tqdm(total=len(files), desc=desc, unit="img", disable=not progress, leave=False) as bar:
+    with progress_bar(total=len(files), desc=desc, unit="img", disable=not progress, leave=False) as bar:
         if num_workers <= 1:
             for job in jobs: bar.update(_decode_chunk(job))
         else:
-            with multiprocessing.get_context("fork").Pool(num_workers) as pool:
+            # the workers ignore Ctrl-C: this process stops them, and its one line is all that is printed
+            with multiprocessing.get_context("fork").Pool(num_workers, signal.signal, (signal.SIGINT, signal.SIG_IGN)) as pool:
                 for n in pool.imap_unordered(_decode_chunk, jobs): bar.update(n)
     return np.load(out, mmap_mode="r")
 
@@ -278,7 +278,9 @@ def _write_cache(cache: Path, key: str, images: np.ndarray | None, labels, class
     sums = {s: {"bytes": (cache/f"{key}.{s}").stat().st_size, "crc32": file_crc32(cache/f"{key}.{s}")} for s in ("npy", "labels.npy")}
     meta = {"format": CACHE_FORMAT, "classes": classes, "n": len(labels), "fit": fit, "checksums": sums,
             "shape": list(np.load(cache/f"{key}.npy", mmap_mode="r").shape), "files": files}
-    tmp = cache/f"{key}.{os.getpid()}.json.part"; tmp.write_text(json.dumps(meta)); os.replace(tmp, cache/f"{key}.json")
+    tmp = cache/f"{key}.{os.getpid()}.json.part"
+    try: tmp.write_text(json.dumps(meta)); os.replace(tmp, cache/f"{key}.json")
+    except BaseException: tmp.unlink(missing_ok=True); raise
 
 def _read_cache(cache: Path, key: str, verify: bool = True) -> tuple[tuple | None, str | None]:
     "((images, labels, classes, files), None) from the cache; (None, None) when there is none; (None, what is wrong)."
@@ -352,17 +354,39 @@ def _source(name: str, split: str, data_dir: Path):
 
 def _build_cache(name: str, split: str, data_dir: Path, cache: Path, key: str, resolution: int, fit: str,
                  num_workers: int | None, progress: bool) -> None:
-    "Decode (or resize) the images of `name`/`split` into the cache `key`."
+    "Decode (or resize) the images of `name`/`split` into the cache `key`; refuses to start without the space it needs."
     kind, images, labels, classes, root = _source(name, split, data_dir)
-    if kind == "files":
-        cache.mkdir(parents=True, exist_ok=True)
-        part = cache/f"{key}.{os.getpid()}.part.npy"  # unique: DDP ranks may decode at once
-        try: decode_images(images, resolution, part, num_workers, progress, desc=f"decode {name} {split}", fit=fit)
-        except BaseException: part.unlink(missing_ok=True); raise
-        os.replace(part, cache/f"{key}.npy")
-        _write_cache(cache, key, None, labels, classes, [str(Path(f).relative_to(root)) for f in images], fit)
-    else:  # torchvision's arrays are square: the fit changes nothing
-        _write_cache(cache, key, resize_images(torch.from_numpy(images), resolution).numpy(), labels, classes, None, fit)
+    need = len(labels) * (3 * resolution * resolution + 8)  # uint8 images and int64 labels
+    require_space(cache/f"{key}.npy", need)
+    with disk_full_as_error(cache/f"{key}.npy", need):
+        if kind == "files":
+            cache.mkdir(parents=True, exist_ok=True)
+            part = cache/f"{key}.{os.getpid()}.part.npy"  # unique: DDP ranks may decode at once
+            try: decode_images(images, resolution, part, num_workers, progress, desc=f"decode {name} {split}", fit=fit)
+            except BaseException: part.unlink(missing_ok=True); raise
+            os.replace(part, cache/f"{key}.npy")
+            _write_cache(cache, key, None, labels, classes, [str(Path(f).relative_to(root)) for f in images], fit)
+        else:  # torchvision's arrays are square: the fit changes nothing
+            _write_cache(cache, key, resize_images(torch.from_numpy(images), resolution).numpy(), labels, classes, None, fit)
+
+def _cached_or_built(name: str, split: str, data_dir: Path, cache: Path, key: str, resolution: int, fit: str,
+                     num_workers: int | None, progress: bool, verify: bool) -> tuple:
+    """The cache `key`, built first if it is missing or damaged. One process builds it: a second fails at once and names
+    the first, except the ranks of one `torchrun` job, which wait for the rank that builds it and then read it."""
+    cached, damage = _read_cache(cache, key, verify)
+    if cached is not None: return cached
+    ranks = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    with folder_lock(cache, f"building the cache {key}", lock_file=f"{key}.lock", wait=ranks):
+        if ranks: cached, damage = _read_cache(cache, key, verify)  # another rank may have built it meanwhile
+        if cached is not None: return cached
+        if damage: warnings.warn(f"{damage}: rebuilding the cache {cache/key}.*", stacklevel=3)
+        try: _build_cache(name, split, data_dir, cache, key, resolution, fit, num_workers, progress)
+        except (FileNotFoundError, DownloadError) as e:
+            if damage: raise type(e)(f"{damage}, and the cache cannot be rebuilt: {e}") from None
+            raise
+    cached, damage = _read_cache(cache, key, verify=False)  # its checksums were just computed from these files
+    if damage: raise RuntimeError(f"the cache just written is unusable: {damage}")
+    return cached
 
 def load_dataset(name: str, split: str, data_dir: str | os.PathLike | None = None, resolution: int | None = None,
                  n_train: int | None = None, seed: int = 0, progress: bool = True, num_workers: int | None = None,
@@ -375,18 +399,13 @@ def load_dataset(name: str, split: str, data_dir: str | os.PathLike | None = Non
     if split not in ("train", "test"): raise ValueError(f"unknown split {split!r}; expected 'train' or 'test' ('val' is an alias of 'test')")
     if n_train is not None and split != "train": raise ValueError(f"n_train={n_train} sub-samples the train split, not {split!r}")
     if fit not in FITS: raise ValueError(f"fit={fit!r}; expected one of {list(FITS)}")
+    if resolution is not None and (isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1):
+        raise ValueError(f"resolution={resolution!r}; expected a positive number of pixels, or None for {name}'s own ({default_resolution})")
     resolution = resolution or default_resolution
     data_dir = get_data_dir(data_dir)
     cache, key = data_dir/"cache", _cache_key(name, split, resolution, fit)
-    cached, damage = _read_cache(cache, key, verify_cache_default() if verify is None else verify)
-    if cached is None:
-        if damage: warnings.warn(f"{damage}: rebuilding the cache {cache/key}.*", stacklevel=2)
-        try: _build_cache(name, split, data_dir, cache, key, resolution, fit, num_workers, progress)
-        except (FileNotFoundError, DownloadError) as e:
-            if damage: raise type(e)(f"{damage}, and the cache cannot be rebuilt: {e}") from None
-            raise
-        cached, damage = _read_cache(cache, key, verify=False)  # its checksums were just computed from these files
-        if damage: raise RuntimeError(f"the cache just written is unusable: {damage}")
+    cached = _cached_or_built(name, split, data_dir, cache, key, resolution, fit, num_workers, progress,
+                              verify_cache_default() if verify is None else verify)
     images, labels, classes, files = cached
     if n_train is not None:
         idx = balanced_subset(labels, n_train, seed)

@@ -14,9 +14,8 @@ import torch
 import torch.nn.functional as F
 import torch.distributed as dist
 from torch import nn
-from tqdm.auto import tqdm
 
-from .core import default_device, compute_dtype
+from .core import default_device, compute_dtype, progress_bar, folder_lock, disk_full_as_error
 from .models import get_model
 from .lion import Lion
 from .metrics import topk_correct
@@ -30,8 +29,8 @@ from .hub import load_pretrained
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULERS', 'MODES', 'COMPILE_MODES', 'RESUME_FREE', 'default_batch_size', 'TrainConfig',
            'make_optimizer', 'lr_factor', 'atomic_save', 'atomic_write_text', 'load_checkpoint', 'check_resumable',
-           'transfer_model', 'transfer_param_groups', 'setup_distributed', 'logging_interval', 'train',
-           'measure_throughput']
+           'transfer_model', 'transfer_param_groups', 'setup_distributed', 'logging_interval', 'RunInterrupted',
+           'train']
 
 # %% ../nbs/08_train.ipynb #0f230711
 OPTIMIZERS = ("lion", "adamw", "sgd")
@@ -89,11 +88,15 @@ class TrainConfig:
         for name, choices in (("optimizer", OPTIMIZERS), ("scheduler", SCHEDULERS), ("mode", MODES), ("tta_average", TTA_AVERAGES)):
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name}={getattr(self, name)!r}; expected one of {list(choices)}")
-        for name in ("epochs", "batch_size", "accum_steps", "eval_every", "eval_batch_size", "checkpoint_every"):
+        for name in ("epochs", "accum_steps", "eval_every", "eval_batch_size", "checkpoint_every"):
             value = getattr(self, name)
-            if name == "batch_size" and value is None: continue  # resolved on the device by `default_batch_size`
             if not isinstance(value, int) or value < (0 if name == "epochs" else 1):
                 raise ValueError(f"{name}={value!r}; expected an integer >= {0 if name == 'epochs' else 1}")
+        for name, none in (("resolution", "the data's resolution"), ("data_resolution", "the dataset's"),
+                           ("n_train", "all training images"), ("batch_size", "default_batch_size(device)")):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name}={value!r}; expected a positive integer, or None for {none}")
         if self.batch_size is not None and self.batch_size % self.accum_steps:
             raise ValueError(f"batch_size={self.batch_size} is not divisible by accum_steps={self.accum_steps}")
         if self.mode != "scratch" and not self.init_from:
@@ -134,24 +137,34 @@ def lr_factor(step: int, total_steps: int, warmup_steps: int = 0, scheduler: str
     raise ValueError(f"scheduler={scheduler!r}; expected one of {list(SCHEDULERS)}")
 
 # %% ../nbs/08_train.ipynb #155e7316
-def atomic_save(obj, path: str | os.PathLike) -> Path:
-    "`torch.save` `obj` to `path` atomically: temporary file, fsync, `os.replace`."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+def _nbytes(obj) -> int:
+    "Bytes of the tensors in `obj` (and in the dicts, lists and tuples it holds): about what `torch.save` writes."
+    if isinstance(obj, torch.Tensor): return obj.nelement() * obj.element_size()
+    if isinstance(obj, dict): obj = list(obj.values())
+    return sum(map(_nbytes, obj)) if isinstance(obj, (list, tuple)) else 0
+
+def _write_atomically(path: Path, need: int, write: Callable) -> Path:
+    "`write(file)` into a temporary file beside `path`, fsync, rename; on any error (a full disk: `DiskFullError`) no temporary file stays."
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(obj, f); f.flush(); os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with disk_full_as_error(path, need), open(tmp, "wb") as f:
+            write(f); f.flush(); os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException: tmp.unlink(missing_ok=True); raise
     try:  # make the rename itself durable
         fd = os.open(path.parent, os.O_RDONLY); os.fsync(fd); os.close(fd)
     except OSError: pass
     return path
 
+def atomic_save(obj, path: str | os.PathLike) -> Path:
+    "`torch.save` `obj` to `path` atomically: temporary file, fsync, `os.replace`."
+    return _write_atomically(Path(path), _nbytes(obj), lambda f: torch.save(obj, f))
+
 def atomic_write_text(text: str, path: str | os.PathLike) -> Path:
     "Write `text` to `path` atomically."
-    path = Path(path); tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f: f.write(text); f.flush(); os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
+    data = text.encode()
+    return _write_atomically(Path(path), len(data), lambda f: f.write(data))
 
 def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     "A checkpoint written by `train`, loaded without unpickling code."
@@ -251,216 +264,271 @@ def _partial_record(sums: torch.Tensor, seen: int, epoch: int, step: int, micro_
             "images": int(seen), "partial": True}
 
 # %% ../nbs/08_train.ipynb #48aceed8
-def train(cfg: TrainConfig, progress: bool = True, data: tuple[ImageData, ImageData] | None = None,
-          callback: Callable[[str, dict], bool | None] | None = None) -> dict:
-    "Train as `cfg` says; returns (and writes to `cfg.out`) the result dict. `data`: (train, test) instead of loading `cfg.dataset`; `callback`: see below."
+@dataclass(eq=False)
+class _Run:
+    "What the steps of one `train` call share: where it computes, its data, model, optimizer and loader, and its progress."
+    cfg: TrainConfig
+    device: torch.device
+    rank: int
+    world_size: int
+    local_rank: int
+    started_dist: bool               # this call started the process group (and ends it)
+    show: bool                       # progress on this process (rank 0)
+    wall_start: float
+    train_data: ImageData | None = None
+    test_data: ImageData | None = None
+    model: nn.Module | None = None
+    opt: torch.optim.Optimizer | None = None
+    loader: DeviceLoader | None = None
+    net: nn.Module | None = None     # what a step calls: the model, under DDP and/or torch.compile
+    ddp: nn.Module | None = None
+    autocast: object = None
+    mix_gen: torch.Generator | None = None  # re-seeded per batch, on the device: MixUp never waits for the host
+    micro_batch: int = 0             # images per forward on one device
+    micro_per_epoch: int = 0         # forwards per epoch (a multiple of accum_steps)
+    steps_per_epoch: int = 0
+    total_steps: int = 0
+    warmup_steps: int = 0
+    epoch: int = 0                   # epochs done
+    step: int = 0                    # optimizer steps done
+    history: list = dataclasses.field(default_factory=list)
+    train_time: float = 0.0
+    images_seen: int = 0
+    wall_before: float = 0.0         # wall time of the calls this one resumes
+    saved_epoch: int | None = None   # the epoch of the checkpoint on disk
+    stopped: bool = False
+
+    @property
+    def main(self) -> bool: return self.rank == 0
+    @property
+    def out(self) -> Path | None: return Path(self.cfg.out) if self.cfg.out else None
+    @property
+    def ckpt_path(self) -> Path | None: return self.out / "checkpoint.pt" if self.cfg.out else None
+    def wall_time(self) -> float: return self.wall_before + time.perf_counter() - self.wall_start
+
+class RunInterrupted(KeyboardInterrupt):
+    "Ctrl-C during `train`'s epochs: `where` it stopped and what is kept (`checkpoint`, written after epoch `saved_epoch`)."
+    def __init__(self, where: str, checkpoint: Path | None, saved_epoch: int | None):
+        super().__init__(where)
+        self.where, self.checkpoint, self.saved_epoch = where, checkpoint, saved_epoch
+
+    def kept(self) -> str:
+        "What is kept, in words."
+        if self.checkpoint is None: return "nothing is kept (no --out folder)"
+        if self.saved_epoch is None: return f"no checkpoint was written yet in {self.checkpoint.parent}"
+        return f"{self.checkpoint} (after epoch {self.saved_epoch}) is kept"
+
+# %% ../nbs/08_train.ipynb #5f993366
+def _start(cfg: TrainConfig, progress: bool) -> _Run:
+    "Where the run computes: ranks under `torchrun`, the device, the default batch size there, TF32 on CUDA."
     wall_start = time.perf_counter()
     rank, world_size, local_rank, started_dist = setup_distributed(cfg.device)
     if world_size > 1 and torch.cuda.is_available() and (cfg.device is None or torch.device(cfg.device).type == "cuda"):
         device = torch.device("cuda", local_rank)
     else: device = default_device(cfg.device)
-    dtype, main = compute_dtype(device), rank == 0
     if cfg.batch_size is None: cfg = dataclasses.replace(cfg, batch_size=default_batch_size(device))
     if device.type == "cuda": torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-    show = progress and main
-    out = Path(cfg.out) if cfg.out else None
-    ckpt_path = out / "checkpoint.pt" if out else None
-    state = None
-    if ckpt_path is not None and ckpt_path.exists():
-        if not cfg.resume:
-            raise FileExistsError(f"{ckpt_path} exists: pass resume=True (--resume) to continue that run, or choose another out")
-        state = load_checkpoint(ckpt_path)
+    return _Run(cfg, device, rank, world_size, local_rank, started_dist, progress and rank == 0, wall_start)
 
-    # data
+def _existing_checkpoint(run: _Run) -> dict | None:
+    "The checkpoint in `out` when resuming; refuses to start over a run that has one otherwise."
+    if run.ckpt_path is None or not run.ckpt_path.exists(): return None
+    if not run.cfg.resume:
+        raise FileExistsError(f"{run.ckpt_path} exists: pass resume=True (--resume) to continue that run, or choose another out")
+    return load_checkpoint(run.ckpt_path)
+
+def _set_up(run: _Run, data: tuple[ImageData, ImageData] | None, state: dict | None) -> None:
+    "The data, the model (seeded), its optimizer and the loader; `run.cfg` gets the arch, resolution and batch filled in."
+    cfg = run.cfg
     if data is None:
         train_data = load_dataset(cfg.dataset, "train", data_dir=cfg.data_dir, resolution=cfg.data_resolution,
-                                  n_train=cfg.n_train, seed=cfg.seed, progress=show)
-        test_data = load_dataset(cfg.dataset, "test", data_dir=cfg.data_dir, resolution=cfg.data_resolution, progress=show)
+                                  n_train=cfg.n_train, seed=cfg.seed, progress=run.show)
+        test_data = load_dataset(cfg.dataset, "test", data_dir=cfg.data_dir, resolution=cfg.data_resolution, progress=run.show)
     else: train_data, test_data = data
-
-    # model, optimizer, loader
     model, groups, cfg = _build_model(cfg, train_data)
     if state is not None: check_resumable(state["config"], cfg)
-    model.to(device)
-    n_params = count_parameters(model)
-    opt = make_optimizer(groups, cfg.optimizer, cfg.weight_decay)
-    micro_batch = cfg.batch_size // (cfg.accum_steps * world_size)
-    if micro_batch * cfg.accum_steps * world_size != cfg.batch_size or micro_batch == 0:
-        raise ValueError(f"batch_size={cfg.batch_size} must be a multiple of accum_steps * world_size = {cfg.accum_steps * world_size}")
-    augment = cfg.augment
+    model.to(run.device)
+    micro_batch = cfg.batch_size // (cfg.accum_steps * run.world_size)
+    if micro_batch * cfg.accum_steps * run.world_size != cfg.batch_size or micro_batch == 0:
+        raise ValueError(f"batch_size={cfg.batch_size} must be a multiple of accum_steps * world_size = {cfg.accum_steps * run.world_size}")
     loader = DeviceLoader(train_data.images, train_data.labels, micro_batch, train=True, resolution=cfg.resolution,
-                          mean=train_data.mean, std=train_data.std, augment=augment, crop_scale=cfg.crop_scale,
-                          crop_ratio=cfg.crop_ratio, flip=cfg.flip, device=device, dtype=dtype, seed=cfg.seed,
-                          rank=rank, world_size=world_size)
+                          mean=train_data.mean, std=train_data.std, augment=cfg.augment, crop_scale=cfg.crop_scale,
+                          crop_ratio=cfg.crop_ratio, flip=cfg.flip, device=run.device, dtype=compute_dtype(run.device),
+                          seed=cfg.seed, rank=run.rank, world_size=run.world_size)
     micro_per_epoch = len(loader) // cfg.accum_steps * cfg.accum_steps
     steps_per_epoch = micro_per_epoch // cfg.accum_steps
     if steps_per_epoch == 0:
         raise ValueError(f"batch_size={cfg.batch_size} is larger than the {len(train_data.labels)} training images")
-    total_steps, warmup_steps = cfg.epochs * steps_per_epoch, round(cfg.warmup_epochs * steps_per_epoch)
-    num_classes, use_mixup = train_data.num_classes, augment and cfg.mixup > 0
+    run.cfg, run.train_data, run.test_data, run.model, run.loader = cfg, train_data, test_data, model, loader
+    run.opt = make_optimizer(groups, cfg.optimizer, cfg.weight_decay)
+    run.micro_batch, run.micro_per_epoch, run.steps_per_epoch = micro_batch, micro_per_epoch, steps_per_epoch
+    run.total_steps, run.warmup_steps = cfg.epochs * steps_per_epoch, round(cfg.warmup_epochs * steps_per_epoch)
 
-    epoch, step, history, train_time, images_seen, wall_before = 0, 0, [], 0.0, 0, 0.0
+def _restore(run: _Run, state: dict | None) -> None:
+    "Continue from `state` (a checkpoint), if given; start `out/log.jsonl` with the history so far."
     if state is not None:
-        model.load_state_dict(state["model"]); opt.load_state_dict(state["optimizer"])
-        epoch, step, history = state["epoch"], state["step"], state["history"]
-        train_time, images_seen, wall_before = state["train_time_s"], state["images_seen"], state["wall_time_s"]
-        loader.load_state_dict(state["loader"]); _set_rng_state(state["rng"])
-    if main and out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text("".join(json.dumps(h) + "\n" for h in history), out / "log.jsonl")
+        run.model.load_state_dict(state["model"]); run.opt.load_state_dict(state["optimizer"])
+        run.epoch, run.step, run.history, run.saved_epoch = state["epoch"], state["step"], state["history"], state["epoch"]
+        run.train_time, run.images_seen, run.wall_before = state["train_time_s"], state["images_seen"], state["wall_time_s"]
+        run.loader.load_state_dict(state["loader"]); _set_rng_state(state["rng"])
+    if run.main and run.out is not None:
+        run.out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text("".join(json.dumps(h) + "\n" for h in run.history), run.out / "log.jsonl")
 
-    ddp = nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None) if world_size > 1 else None
-    net = ddp or model
+def _wrap_model(run: _Run) -> None:
+    "What a step calls: the model under DDP (several processes) and `torch.compile` (if asked), in bf16 autocast on CUDA."
+    cfg = run.cfg
+    run.ddp = nn.parallel.DistributedDataParallel(
+        run.model, device_ids=[run.local_rank] if run.device.type == "cuda" else None) if run.world_size > 1 else None
+    net = run.ddp or run.model
     if cfg.compile: net = torch.compile(net) if cfg.compile is True else torch.compile(net, mode=cfg.compile)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    eval_kw = dict(mean=test_data.mean, std=test_data.std, resolution=cfg.resolution, batch_size=cfg.eval_batch_size,
-                   device=device, rank=rank, world_size=world_size)
-    stopped = False
-    mix_gen = torch.Generator(device=device)  # re-seeded per batch, on the device: MixUp never waits for the host
-    every = logging_interval(micro_per_epoch)
+    run.net, run.mix_gen = net, torch.Generator(device=run.device)
+    run.autocast = torch.autocast("cuda", dtype=torch.bfloat16) if run.device.type == "cuda" else nullcontext()
 
-    def save_checkpoint(done_epochs: int):
-        if not torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all():  # one host sync, not one per tensor
-            _check_finite(float("nan"), f"epoch {done_epochs} (non-finite weights)", ckpt_path, cfg.lr)
-        atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": done_epochs, "step": step,
-                     "loader": loader.state_dict(), "rng": _rng_state(), "config": _jsonable(cfg), "history": history,
-                     "train_time_s": train_time, "images_seen": images_seen,
-                     "wall_time_s": wall_before + time.perf_counter() - wall_start}, ckpt_path)
+# %% ../nbs/08_train.ipynb #9258879b
+def _micro_step(run: _Run, epoch: int, micro: int, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    "Forward and backward of one micro-batch, and an optimizer step after every `accum_steps` of them: (loss, logits, target)."
+    cfg, target = run.cfg, y
+    if cfg.augment and cfg.mixup > 0:
+        run.mix_gen.manual_seed((cfg.seed << 32) + epoch * run.micro_per_epoch + micro)
+        x, target = mixup_batch(x, y, run.train_data.num_classes, alpha=cfg.mixup, generator=run.mix_gen)
+    last_micro = (micro + 1) % cfg.accum_steps == 0
+    with (run.ddp.no_sync() if run.ddp is not None and not last_micro else nullcontext()):
+        with run.autocast: logits = run.net(x)
+        loss = F.cross_entropy(logits.float(), target, label_smoothing=cfg.label_smoothing)
+        (loss / cfg.accum_steps).backward()
+    if last_micro:
+        if cfg.clip_grad: nn.utils.clip_grad_norm_([p for p in run.model.parameters() if p.requires_grad], cfg.clip_grad)
+        factor = lr_factor(run.step, run.total_steps, run.warmup_steps, cfg.scheduler)
+        for g in run.opt.param_groups: g["lr"] = g["base_lr"] * factor
+        run.opt.step(); run.opt.zero_grad(set_to_none=True); run.step += 1
+    return loss, logits, target
 
-    epochs_bar = tqdm(range(epoch, cfg.epochs), desc="epochs", disable=not show, initial=epoch, total=cfg.epochs)
-    for epoch in epochs_bar:
-        loader.set_epoch(epoch)
-        model.train()
-        sums = torch.zeros(2, device=device, dtype=torch.float64)  # loss * n, correct; the count n is known on the host
-        t0 = time.perf_counter()
-        steps_bar = tqdm(total=micro_per_epoch, desc=f"epoch {epoch + 1}", leave=False, disable=not show)
-        for micro, (x, y) in enumerate(loader):
-            if micro == micro_per_epoch: break
-            target = y
-            if use_mixup:
-                mix_gen.manual_seed((cfg.seed << 32) + epoch * micro_per_epoch + micro)
-                x, target = mixup_batch(x, y, num_classes, alpha=cfg.mixup, generator=mix_gen)
-            last_micro = (micro + 1) % cfg.accum_steps == 0
-            with (ddp.no_sync() if ddp is not None and not last_micro else nullcontext()):
-                with autocast: logits = net(x)
-                loss = F.cross_entropy(logits.float(), target, label_smoothing=cfg.label_smoothing)
-                (loss / cfg.accum_steps).backward()
-            if last_micro:
-                if cfg.clip_grad: nn.utils.clip_grad_norm_(trainable, cfg.clip_grad)
-                factor = lr_factor(step, total_steps, warmup_steps, cfg.scheduler)
-                for g in opt.param_groups: g["lr"] = g["base_lr"] * factor
-                opt.step(); opt.zero_grad(set_to_none=True); step += 1
-            with torch.no_grad():
-                sums += torch.stack([loss.detach().double() * len(y), topk_correct(logits.detach().float(), target).double()])
-            steps_bar.update(1)
-            logged, seen = None, (micro + 1) * len(y)
-            if (micro + 1) % every == 0 or micro + 1 == micro_per_epoch:  # a logging point: the only host sync
-                loss_sum, correct = sums.tolist()
-                _check_finite(loss_sum, f"epoch {epoch + 1}, step {micro + 1}", ckpt_path, cfg.lr)
-                logged = dict(train_loss=loss_sum / seen, train_acc=correct / seen,
-                              img_per_s=seen * world_size / (time.perf_counter() - t0))
-                steps_bar.set_postfix(loss=f"{logged['train_loss']:.3f}", acc=f"{100 * logged['train_acc']:.1f}%",
-                                      img_s=f"{logged['img_per_s']:.0f}")
-            if callback is not None and last_micro and callback("step", dict(
-                    epoch=epoch + 1, step=step, steps_per_epoch=steps_per_epoch, epochs=cfg.epochs, model=model,
-                    images_seen=images_seen + (micro + 1) * len(y) * world_size, **(logged or {}))):
-                stopped = True
-                break
-        steps_bar.close()
-        if stopped and micro + 1 < micro_per_epoch:  # stopped inside the epoch: keep the weights, not a checkpoint
-            history.append(record := _partial_record(sums, seen, epoch, step, micro + 1, micro_per_epoch, time.perf_counter() - t0))
-            train_time += record["epoch_time_s"]; images_seen += record["images"]
+def _logging_point(run: _Run, sums: torch.Tensor, seen: int, t0: float, where: str, bar) -> dict:
+    "Read the running sums (the only host sync inside an epoch): the NaN check, the bar, the callback's numbers."
+    loss_sum, correct = sums.tolist()
+    _check_finite(loss_sum, where, run.ckpt_path, run.cfg.lr)
+    logged = dict(train_loss=loss_sum / seen, train_acc=correct / seen, img_per_s=seen * run.world_size / (time.perf_counter() - t0))
+    bar.set_postfix(loss=f"{logged['train_loss']:.3f}", acc=f"{100 * logged['train_acc']:.1f}%", img_s=f"{logged['img_per_s']:.0f}")
+    return logged
+
+def _train_epoch(run: _Run, epoch: int, callback) -> tuple[torch.Tensor, int, int, float]:
+    "The micro-batches of `epoch` (0-based), until its end or `callback` stops it: (loss and correct sums, batches done, images seen, start time)."
+    cfg = run.cfg
+    run.loader.set_epoch(epoch)
+    run.model.train()
+    sums = torch.zeros(2, device=run.device, dtype=torch.float64)  # loss * n, correct; the count n is known on the host
+    t0, every, done, seen = time.perf_counter(), logging_interval(run.micro_per_epoch), 0, 0
+    bar = progress_bar(total=run.micro_per_epoch, desc=f"epoch {epoch + 1}", leave=False, disable=not run.show)
+    for micro, (x, y) in enumerate(run.loader):
+        if micro == run.micro_per_epoch: break
+        loss, logits, target = _micro_step(run, epoch, micro, x, y)
+        with torch.no_grad():
+            sums += torch.stack([loss.detach().double() * len(y), topk_correct(logits.detach().float(), target).double()])
+        bar.update(1)
+        done, seen, logged = micro + 1, (micro + 1) * len(y), None
+        if done % every == 0 or done == run.micro_per_epoch:
+            logged = _logging_point(run, sums, seen, t0, f"epoch {epoch + 1}, step {done}", bar)
+        if callback is not None and done % cfg.accum_steps == 0 and callback("step", dict(
+                epoch=epoch + 1, step=run.step, steps_per_epoch=run.steps_per_epoch, epochs=cfg.epochs, model=run.model,
+                images_seen=run.images_seen + seen * run.world_size, **(logged or {}))):
+            run.stopped = True
             break
-        if device.type == "cuda": torch.cuda.synchronize(device)
-        epoch_time = time.perf_counter() - t0
-        if world_size > 1: dist.all_reduce(sums)
-        loss_sum, correct = sums.tolist()
-        seen = micro_per_epoch * micro_batch * world_size
-        _check_finite(loss_sum, f"the end of epoch {epoch + 1}", ckpt_path, cfg.lr)
-        train_time += epoch_time; images_seen += int(seen)
-        loader.set_epoch(epoch + 1)  # the checkpoint's loader position is the start of the next epoch
-        record = {"epoch": epoch + 1, "step": step, "lr": opt.param_groups[0]["lr"], "train_loss": loss_sum / seen,
-                  "train_acc": correct / seen, "test_acc": None, "epoch_time_s": epoch_time, "img_per_s": seen / epoch_time}
-        if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
-            record["test_acc"] = evaluate(model, test_data.images, test_data.labels, **eval_kw)
-        history.append(record)
-        if main and out is not None and epoch + 1 in cfg.save_epochs: atomic_save(model.state_dict(), out / f"model_e{epoch + 1}.pt")
-        stopped = stopped or bool(callback is not None and callback("epoch", dict(record, epochs=cfg.epochs, model=model)))
-        epochs_bar.set_postfix(loss=f"{record['train_loss']:.3f}", train=f"{100 * record['train_acc']:.1f}%",
-                               test="-" if record["test_acc"] is None else f"{100 * record['test_acc']:.1f}%")
-        if main and out is not None:
-            with open(out / "log.jsonl", "a") as f: f.write(json.dumps(record) + "\n")
-            if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs or stopped: save_checkpoint(epoch + 1)
-        if stopped: break
-    epochs_bar.close()
+    bar.close()
+    return sums, done, seen, t0
 
-    if history and history[-1]["test_acc"] is None: history[-1]["test_acc"] = evaluate(model, test_data.images, test_data.labels, **eval_kw)
-    test_acc = history[-1]["test_acc"] if history else evaluate(model, test_data.images, test_data.labels, **eval_kw)
-    tta_acc = evaluate(model, test_data.images, test_data.labels, tta=cfg.tta, average=cfg.tta_average, seed=cfg.seed,
-                       crop_scale=cfg.crop_scale, crop_ratio=cfg.crop_ratio, flip=cfg.flip, progress=show,
-                       **eval_kw) if cfg.tta else None
-    result = {"config": _jsonable(cfg), "params": n_params,
-              "train_flops": training_flops(model, len(train_data.labels), cfg.epochs, resolution=cfg.resolution),
+# %% ../nbs/08_train.ipynb #8d9e83e2
+def _test_accuracy(run: _Run, **tta) -> float:
+    "Top-1 accuracy of the model on the test split (with `tta` options: over views)."
+    test = run.test_data
+    return evaluate(run.model, test.images, test.labels, mean=test.mean, std=test.std, resolution=run.cfg.resolution,
+                    batch_size=run.cfg.eval_batch_size, device=run.device, rank=run.rank, world_size=run.world_size, **tta)
+
+def _save_checkpoint(run: _Run, done_epochs: int) -> None:
+    "Everything a bit-exact continuation needs, after `done_epochs` epochs; refuses non-finite weights."
+    if not torch.stack([torch.isfinite(p).all() for p in run.model.parameters()]).all():  # one host sync, not one per tensor
+        _check_finite(float("nan"), f"epoch {done_epochs} (non-finite weights)", run.ckpt_path, run.cfg.lr)
+    atomic_save({"model": run.model.state_dict(), "optimizer": run.opt.state_dict(), "epoch": done_epochs, "step": run.step,
+                 "loader": run.loader.state_dict(), "rng": _rng_state(), "config": _jsonable(run.cfg), "history": run.history,
+                 "train_time_s": run.train_time, "images_seen": run.images_seen, "wall_time_s": run.wall_time()}, run.ckpt_path)
+    run.saved_epoch = done_epochs
+
+def _end_epoch(run: _Run, epoch: int, sums: torch.Tensor, t0: float, callback) -> dict:
+    "Close a full epoch: its record (with the test accuracy when due), the callback, saved weights, the log line and the checkpoint."
+    cfg = run.cfg
+    if run.device.type == "cuda": torch.cuda.synchronize(run.device)
+    epoch_time = time.perf_counter() - t0
+    if run.world_size > 1: dist.all_reduce(sums)
+    loss_sum, correct = sums.tolist()
+    seen = run.micro_per_epoch * run.micro_batch * run.world_size
+    _check_finite(loss_sum, f"the end of epoch {epoch + 1}", run.ckpt_path, cfg.lr)
+    run.train_time += epoch_time; run.images_seen += int(seen)
+    run.loader.set_epoch(epoch + 1)  # the checkpoint's loader position is the start of the next epoch
+    record = {"epoch": epoch + 1, "step": run.step, "lr": run.opt.param_groups[0]["lr"], "train_loss": loss_sum / seen,
+              "train_acc": correct / seen, "test_acc": None, "epoch_time_s": epoch_time, "img_per_s": seen / epoch_time}
+    if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs: record["test_acc"] = _test_accuracy(run)
+    run.history.append(record)
+    if run.main and run.out is not None and epoch + 1 in cfg.save_epochs: atomic_save(run.model.state_dict(), run.out / f"model_e{epoch + 1}.pt")
+    run.stopped = run.stopped or bool(callback is not None and callback("epoch", dict(record, epochs=cfg.epochs, model=run.model)))
+    if run.main and run.out is not None:
+        with disk_full_as_error(run.out / "log.jsonl"), open(run.out / "log.jsonl", "a") as f: f.write(json.dumps(record) + "\n")
+        if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs or run.stopped: _save_checkpoint(run, epoch + 1)
+    return record
+
+def _finish(run: _Run) -> dict:
+    "The final test (and TTA) accuracy and the result dict, written with the weights to `out` as model.pt and result.json."
+    cfg, history = run.cfg, run.history
+    if history and history[-1]["test_acc"] is None: history[-1]["test_acc"] = _test_accuracy(run)
+    test_acc = history[-1]["test_acc"] if history else _test_accuracy(run)
+    tta_acc = _test_accuracy(run, tta=cfg.tta, average=cfg.tta_average, seed=cfg.seed, crop_scale=cfg.crop_scale,
+                             crop_ratio=cfg.crop_ratio, flip=cfg.flip, progress=run.show) if cfg.tta else None
+    result = {"config": _jsonable(cfg), "params": count_parameters(run.model),
+              "train_flops": training_flops(run.model, len(run.train_data.labels), cfg.epochs, resolution=cfg.resolution),
               "train_acc": history[-1]["train_acc"] if history else None, "test_acc": test_acc, "tta_acc": tta_acc,
-              "wall_time_s": wall_before + time.perf_counter() - wall_start, "train_time_s": train_time,
-              "img_per_s": images_seen / train_time if train_time else None, "world_size": world_size,
-              "device": str(device), "history": history, "out": str(out) if out else None, "stopped": stopped}
-    if main and out is not None:
-        atomic_save(model.state_dict(), out / "model.pt")
-        atomic_write_text(json.dumps(result, indent=2) + "\n", out / "result.json")
-    if started_dist:  # wait for rank 0's writes: a rank that tears gloo down early can abort at exit
-        del net, ddp; gc.collect()  # free DDP's reducer (and the gloo work it holds) now, not at interpreter exit
-        dist.barrier(); dist.destroy_process_group()
+              "wall_time_s": run.wall_time(), "train_time_s": run.train_time,
+              "img_per_s": run.images_seen / run.train_time if run.train_time else None, "world_size": run.world_size,
+              "device": str(run.device), "history": history, "out": str(run.out) if run.out else None, "stopped": run.stopped}
+    if run.main and run.out is not None:
+        atomic_save(run.model.state_dict(), run.out / "model.pt")
+        atomic_write_text(json.dumps(result, indent=2) + "\n", run.out / "result.json")
     return result
 
-# %% ../nbs/08_train.ipynb #0b6e704e
-def measure_throughput(arch: str = "B_12-Wi_1024", resolution: int = 64, batch_size: int = 4096, steps: int = 20,
-                       warmup: int = 5, source: str = "model", device=None, compile: bool | str = False,
-                       num_classes: int = 1000, optimizer: str = "lion", seed: int = 0) -> dict:
-    "Images/s and FLOP/s of training steps of `arch`, fed a fixed device batch (`source='model'`) or by the `DeviceLoader` ('loader'); `compile`: True or a `torch.compile` mode."
-    from scaling_mlps.compute import forward_flops
-    if source not in ("model", "loader"): raise ValueError(f"source={source!r}; expected 'model' or 'loader'")
-    device = default_device(device); dtype = compute_dtype(device)
-    if device.type == "cuda": torch.backends.cuda.matmul.allow_tf32 = True
-    torch.manual_seed(seed)
-    model = get_model(arch, resolution, num_classes).to(device)
-    opt = make_optimizer([{"params": list(model.parameters()), "base_lr": 5e-5}], optimizer)
-    net = model if not compile else torch.compile(model) if compile is True else torch.compile(model, mode=compile)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
-    if source == "model":
-        x = torch.randn(batch_size, 3, resolution, resolution, device=device).to(dtype)
-        y = torch.randint(0, num_classes, (batch_size,), device=device)
-        def batches():
-            while True: yield x, y
-    else:
-        n = batch_size * (steps + warmup)
-        gen = torch.Generator(device=device).manual_seed(seed)  # made where they are used: 2 GB at 64 px, batch 4096
-        loader = DeviceLoader(torch.randint(0, 256, (n, 3, resolution, resolution), dtype=torch.uint8, generator=gen, device=device),
-                              torch.randint(0, num_classes, (n,), generator=gen, device=device), batch_size, train=True,
-                              resolution=resolution, mean=(0.5,) * 3, std=(0.25,) * 3, augment=True, device=device,
-                              dtype=dtype, seed=seed)
-        def batches():
-            epoch = 0
-            while True:
-                loader.set_epoch(epoch); epoch += 1
-                mix_gen = torch.Generator(device=device).manual_seed(seed)
-                for xb, yb in loader: yield mixup_batch(xb, yb, num_classes, alpha=0.8, generator=mix_gen)
-    it = batches()
+# %% ../nbs/08_train.ipynb #12528d24
+def _epochs(run: _Run, callback) -> None:
+    "Train epoch after epoch until `cfg.epochs` or a stop; Ctrl-C becomes `RunInterrupted`, which says what is kept."
+    cfg = run.cfg
+    epochs_bar = progress_bar(range(run.epoch, cfg.epochs), lines=True, desc="epochs", disable=not run.show,
+                              initial=run.epoch, total=cfg.epochs)
+    epoch = run.epoch
+    try:
+        for epoch in epochs_bar:
+            sums, done, seen, t0 = _train_epoch(run, epoch, callback)
+            if run.stopped and done < run.micro_per_epoch:  # stopped inside the epoch: keep the weights, not a checkpoint
+                run.history.append(record := _partial_record(sums, seen, epoch, run.step, done, run.micro_per_epoch,
+                                                             time.perf_counter() - t0))
+                run.train_time += record["epoch_time_s"]; run.images_seen += record["images"]
+                break
+            record = _end_epoch(run, epoch, sums, t0, callback)
+            epochs_bar.set_postfix(loss=f"{record['train_loss']:.3f}", train=f"{100 * record['train_acc']:.1f}%",
+                                   test="-" if record["test_acc"] is None else f"{100 * record['test_acc']:.1f}%")
+            if run.stopped: break
+    except KeyboardInterrupt:
+        raise RunInterrupted(f"in epoch {epoch + 1} of {cfg.epochs}", run.ckpt_path, run.saved_epoch) from None
+    finally: epochs_bar.close()
 
-    def one_step():
-        xb, target = next(it)
-        with autocast: logits = net(xb)
-        F.cross_entropy(logits.float(), target, label_smoothing=0.3).backward()
-        opt.step(); opt.zero_grad(set_to_none=True)
-
-    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
-    for _ in range(warmup): one_step()
-    sync(); t0 = time.perf_counter()
-    for _ in range(steps): one_step()
-    sync(); seconds = time.perf_counter() - t0
-    flops = 3 * forward_flops(model, resolution, flops_per_mac=2) * batch_size * steps  # hardware FLOPs, as a GPU's peak counts them
-    return {"arch": arch, "resolution": resolution, "batch_size": batch_size, "source": source, "compile": compile,
-            "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu", "dtype": str(dtype),
-            "steps": steps, "seconds": seconds, "step_ms": 1e3 * seconds / steps, "img_per_s": batch_size * steps / seconds,
-            "tflops": flops / seconds / 1e12}
+def train(cfg: TrainConfig, progress: bool = True, data: tuple[ImageData, ImageData] | None = None,
+          callback: Callable[[str, dict], bool | None] | None = None) -> dict:
+    """Train as `cfg` says; returns (and writes to `cfg.out`) the result dict. `data`: (train, test) instead of loading
+    `cfg.dataset`; `callback`: see below. The run holds `cfg.out`'s lock (`folder_lock`) from start to end."""
+    run = _start(cfg, progress)
+    with folder_lock(run.out, "a training run") if run.main and run.out is not None else nullcontext():
+        state = _existing_checkpoint(run)
+        _set_up(run, data, state)
+        _restore(run, state)
+        _wrap_model(run)
+        _epochs(run, callback)
+        result = _finish(run)
+    if run.started_dist:  # wait for rank 0's writes: a rank that tears gloo down early can abort at exit
+        run.net = run.ddp = None; gc.collect()  # free DDP's reducer (and the gloo work it holds) now, not at interpreter exit
+        dist.barrier(); dist.destroy_process_group()
+    return result
