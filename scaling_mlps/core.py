@@ -95,7 +95,7 @@ def folder_lock(folder: str | os.PathLike, what: str, lock_file: str = LOCK_FILE
     try:
         try: fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+            holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "another process"
             raise FolderLocked(f"{folder} is in use by {holder}; wait for it to end, or use another folder "
                                f"(this process wanted it for {what})") from None
         os.ftruncate(fd, 0); os.pwrite(fd, f"process {os.getpid()} ({what})".encode(), 0)

@@ -11,9 +11,8 @@ import einops
 import torch
 import torch.distributed as dist
 from torch import nn
-from tqdm.auto import tqdm
 
-from .core import default_device, compute_dtype
+from .core import default_device, compute_dtype, progress_bar
 from .metrics import topk_correct
 from .augment import center_resize, tta_views
 from .loader import DeviceLoader
@@ -46,7 +45,7 @@ def _scored_batches(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
     was_training = model.training; model.eval()
     try:
-        for x, y in tqdm(loader, desc="eval" + (f" (TTA {tta})" if tta else ""), leave=False, disable=not progress):
+        for x, y in progress_bar(loader, desc="eval" + (f" (TTA {tta})" if tta else ""), leave=False, disable=not progress):
             if not tta:
                 with autocast: yield model(center_resize(x, resolution)).float(), y
                 continue

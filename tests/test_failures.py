@@ -1,19 +1,22 @@
 """Failure modes through the console script: each is one line naming the file or value and what to do, exit status 2
-(never a traceback); a damaged dataset cache is named and rebuilt; a `reproduce` that ran no row does not exit 0.
+(never a traceback); a damaged dataset cache is named and rebuilt; a `reproduce` that ran no row does not exit 0;
+Ctrl-C says what is kept (status 130); a folder another process holds, or a full disk, is named in one line.
 
 Downloads are made to fail offline and at once: every subprocess gets http(s)_proxy pointing at a closed port of
 127.0.0.1, so urllib (and torchvision's download, which uses it) is refused there instead of reaching the internet.
 """
-import json, os, subprocess, sys
+import errno, json, os, re, shutil, signal, subprocess, sys, time
 from pathlib import Path
 
 import pytest
 import torch
 
-from scaling_mlps.data import load_dataset
+from scaling_mlps.cli import build_parser, main
+from scaling_mlps.core import folder_lock
+from scaling_mlps.data import _cache_key, load_dataset
 from scaling_mlps.evaluate import evaluate
 from scaling_mlps.models import get_model
-from scaling_mlps.train import TrainConfig
+from scaling_mlps.train import TrainConfig, load_checkpoint
 from test_train import make_folder
 
 CONSOLE = [sys.executable, "-c", "import sys; from scaling_mlps.cli import main; sys.exit(main(sys.argv[1:]))"]
@@ -149,3 +152,165 @@ def test_train_config_rejects_bad_numbers():
         with pytest.raises(ValueError, match=expected.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
             TrainConfig(**kw)
     TrainConfig(lr=0.0, weight_decay=0.0, label_smoothing=0.0, mixup=0.0, crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0))
+
+
+# ---- 4. a new user's first hour (issue 23): Ctrl-C, two processes, a full disk, logs, help -------------------------
+
+def _slow_train(tmp_path: Path, out: str, *extra) -> list[str]:
+    "`scaling-mlps train` on the tiny folder dataset for long enough to be interrupted: a checkpoint every epoch."
+    return [*CONSOLE, "train", "--dataset", f"folder:{tmp_path / 'images'}", "--data-dir", str(tmp_path / "data"),
+            "--data-resolution", "8", "--arch", "B_2-Wi_64", "--epochs", "500", "--batch-size", "16", "--device", "cpu",
+            "--out", str(tmp_path / out), *extra]
+
+
+def _wait_for_checkpoint(proc: subprocess.Popen, ckpt: Path, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None and not ckpt.exists(): time.sleep(0.05)
+    assert proc.poll() is None and ckpt.exists(), "the run ended (or wrote no checkpoint) before it could be interrupted"
+
+
+def _interrupt(proc: subprocess.Popen) -> tuple[int, str]:
+    "Ctrl-C (SIGINT) to `proc`: its exit status and stderr."
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    return proc.returncode, err
+
+
+def test_ctrl_c_in_train_says_what_is_kept(tmp_path):
+    make_folder(tmp_path / "images")
+    proc = subprocess.Popen(_slow_train(tmp_path, "run", "--no-progress"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=os.environ | {"OMP_NUM_THREADS": "1"})
+    _wait_for_checkpoint(proc, tmp_path / "run" / "checkpoint.pt")
+    code, err = _interrupt(proc)
+    assert code == 130 and "Traceback" not in err, err[-3000:]
+    line = err.strip().splitlines()[-1]
+    saved = load_checkpoint(tmp_path / "run" / "checkpoint.pt")["epoch"]
+    assert re.fullmatch(rf"scaling-mlps train: train interrupted in epoch \d+ of 500; {tmp_path / 'run' / 'checkpoint.pt'} "
+                        rf"\(after epoch {saved}\) is kept; to continue, run the same command with --resume", line), line
+    assert not list((tmp_path / "run").glob("*.tmp"))
+
+
+def test_ctrl_c_in_reproduce_says_a_new_reproduce_reuses_runs(tmp_path, real_data_dir):
+    proc = subprocess.Popen([*CONSOLE, "reproduce", "table1", "--scale", "ci", "--data-dir", str(real_data_dir), "--out",
+                             str(tmp_path / "out"), "--device", "cpu", "--no-progress"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=os.environ | {"OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None and not list((tmp_path / "out").glob("runs/**/checkpoint.pt")):
+        time.sleep(0.1)
+    assert proc.poll() is None, "reproduce ended before its first checkpoint"
+    code, err = _interrupt(proc)
+    assert code == 130 and "Traceback" not in err, err[-3000:]
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("scaling-mlps reproduce: reproduce table1 interrupted") and line.endswith(
+        f"finished runs in {tmp_path / 'out'} are kept: run `scaling-mlps reproduce table1` again to reuse them (and continue this one)"), line
+
+
+def test_second_train_into_a_running_folder_fails_at_once(tmp_path):
+    make_folder(tmp_path / "images")
+    first = subprocess.Popen(_slow_train(tmp_path, "run", "--no-progress"), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, env=os.environ | {"OMP_NUM_THREADS": "1"})
+    try:
+        _wait_for_checkpoint(first, tmp_path / "run" / "checkpoint.pt")
+        second = subprocess.run(_slow_train(tmp_path, "run", "--no-progress", "--resume"), capture_output=True, text=True,
+                                timeout=120)
+        assert second.returncode == 2
+        assert error_line(second) == (f"scaling-mlps train: error: {tmp_path / 'run'} is in use by process {first.pid} "
+                                      f"(a training run); wait for it to end, or use another folder (this process wanted "
+                                      f"it for a training run)")
+        assert first.poll() is None  # the first one runs on
+    finally: first.kill(); first.wait()
+
+
+def test_second_reproduce_into_a_results_folder_fails_at_once(tmp_path):
+    with folder_lock(tmp_path / "results", "scaling-mlps reproduce table1"):
+        run = console("reproduce", "table2", "--scale", "ci", "--data-dir", tmp_path / "data", "--out", tmp_path / "results")
+    assert run.returncode == 2
+    assert error_line(run).startswith(f"scaling-mlps reproduce: error: {tmp_path / 'results'} is in use by process "
+                                      f"{os.getpid()} (scaling-mlps reproduce table1)")
+
+
+def test_second_cache_build_of_one_dataset_fails_at_once(tmp_path):
+    data = make_folder(tmp_path / "images")
+    key = _cache_key(data, "train", 8, "squash")
+    with folder_lock(tmp_path / "data" / "cache", f"building the cache {key}", lock_file=f"{key}.lock"):
+        run = console("train", "--dataset", data, "--data-dir", tmp_path / "data", "--data-resolution", "8", "--epochs", "1")
+    assert run.returncode == 2
+    assert error_line(run).startswith(f"scaling-mlps train: error: {tmp_path / 'data' / 'cache'} is in use by process "
+                                      f"{os.getpid()} (building the cache {key})")
+    assert not [p for p in (tmp_path / "data" / "cache").iterdir() if p.suffix != ".lock"]  # it built nothing
+
+
+def _exit(argv: list[str], capsys) -> tuple[int, str]:
+    "Run the console script's `main` in this process: (exit status, last stderr line)."
+    with pytest.raises(SystemExit) as stop: main([str(a) for a in argv])
+    return stop.value.code, capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_full_disk_while_building_the_cache(tmp_path, monkeypatch, capsys):
+    data = make_folder(tmp_path / "images")
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=1000))
+    code, line = _exit(["train", "--dataset", data, "--data-dir", tmp_path / "data", "--data-resolution", "8",
+                        "--device", "cpu", "--no-progress"], capsys)
+    key = _cache_key(data, "train", 8, "squash")  # 192 images of 3 x 8 x 8 bytes and an 8-byte label each: 38.4 KB
+    assert code == 2 and line == (f"scaling-mlps train: error: no space left on the device for {tmp_path / 'data' / 'cache' / key}.npy: "
+                                  f"it needs 38.4 KB and 1.0 KB is free there; free some space or write elsewhere"), line
+    assert not [p for p in (tmp_path / "data" / "cache").iterdir() if p.suffix != ".lock"]  # nothing partial
+
+
+def test_full_disk_while_writing_a_checkpoint(tmp_path, monkeypatch, capsys):
+    data = make_folder(tmp_path / "images")
+    def no_space(obj, f, *a, **kw):
+        f.write(b"half a checkpoint"); raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(torch, "save", no_space)
+    code, line = _exit(["train", "--dataset", data, "--data-dir", tmp_path / "data", "--data-resolution", "8", "--arch",
+                        "B_2-Wi_32", "--epochs", "2", "--batch-size", "32", "--device", "cpu", "--out", tmp_path / "run",
+                        "--no-progress"], capsys)
+    assert code == 2 and re.fullmatch(rf"scaling-mlps train: error: no space left on the device for {tmp_path / 'run' / 'checkpoint.pt'}: "
+                                      r"it needs [\d.]+ KB and [\d.]+ [KMGT]?B is free there; free some space or write elsewhere", line), line
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [".lock", "log.jsonl"]  # no checkpoint.pt.tmp left
+
+
+def test_full_disk_met_by_any_other_write(tmp_path, monkeypatch, capsys):
+    "A report (or any file) whose write meets a full disk still ends in one line naming it."
+    def no_space(*a, **kw): raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "results" / "x.json"))
+    monkeypatch.setattr("scaling_mlps.cli._command", lambda args, sub: no_space())
+    code, line = _exit(["reproduce", "table1", "--out", tmp_path / "results"], capsys)
+    assert code == 2 and line.startswith(f"scaling-mlps reproduce: error: no space left on the device for {tmp_path / 'results' / 'x.json'}: "
+                                         "it needs more and "), line
+
+
+def test_data_dir_that_is_a_file_and_resolution_zero(tmp_path):
+    (tmp_path / "file").write_text("")
+    run = console("train", "--data-dir", tmp_path / "file", "--epochs", "1")
+    assert run.returncode == 2 and error_line(run).endswith(
+        f"error: the data directory {tmp_path / 'file'} is a file, not a directory; point --data-dir or $SCALING_MLPS_DATA at a folder")
+    for flag in ("--resolution", "--data-resolution"):
+        run = console("train", flag, "0", "--data-dir", tmp_path / "data")
+        assert run.returncode == 2 and f"{flag[2:].replace('-', '_')}=0; expected a positive integer" in error_line(run)
+    run = console("eval", "--checkpoint", tmp_path / "none.pt", "--dataset", "cifar10", "--data-resolution", "0", "--data-dir", tmp_path)
+    assert run.returncode == 2 and "error: " in error_line(run)
+
+
+def test_logs_get_one_line_per_epoch(tmp_path):
+    "With stderr going to a file (not a terminal), progress is one line per epoch, no bar redraws."
+    data = make_folder(tmp_path / "images")
+    run = console("train", "--dataset", data, "--data-dir", tmp_path / "data", "--data-resolution", "8", "--arch", "B_2-Wi_32",
+                  "--epochs", "3", "--batch-size", "32", "--device", "cpu", "--tta", "2")
+    assert run.returncode == 0, run.stderr[-3000:]
+    lines = run.stderr.splitlines()
+    assert "\r" not in run.stderr and len(lines) == 3, run.stderr
+    for epoch, line in enumerate(lines, 1):
+        assert re.fullmatch(rf"epochs {epoch}/3, loss [\d.]+, train [\d.]+%, test [\d.]+% \(\d+ s\)", line), line
+
+
+def test_help_says_what_each_flag_does_and_where_its_default_comes_from():
+    run = console("train", "--help")
+    assert run.returncode == 0
+    assert re.search(r"--lr X\s+the base learning rate \(default: 5e-05, from the\s+paper, §4.2\)", run.stdout), run.stdout
+    for sub in ("train", "finetune"):
+        for action in build_parser().subcommands[sub]._actions:
+            flag = action.option_strings[-1] if action.option_strings else None
+            if flag is None or flag == "--help": continue
+            words = flag.lstrip("-").replace("-", " ")
+            assert action.help and action.help.split(" (default")[0].strip().lower() != words, (sub, flag, action.help)

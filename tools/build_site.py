@@ -138,10 +138,24 @@ def finish(body: str, title: str, navbar: str) -> str:
     return re.sub(r"(<body[^>]*>)", lambda m: m[1] + navbar, body, count=1)
 
 
-def build_site(out: str | Path, nbs: Path = NBS, solutions: str = "collapse") -> list[Path]:
-    "Write the site into `out` (emptied first); returns the pages written."
-    out = Path(out)
+SITE_MARK = ".built-by-build_site"  # in every site folder: the only non-empty folders `build_site` empties without --force
+
+
+def prepare_out(out: Path, force: bool = False) -> None:
+    "Empty `out` for a new site: a folder this builder made, an empty or a missing one; any other only with `force`."
+    if out.exists() and not out.is_dir(): raise FileExistsError(f"--out {out} is a file, not a folder")
+    if out.exists() and any(out.iterdir()) and not (out / SITE_MARK).exists() and not force:
+        raise FileExistsError(f"--out {out} holds files this builder did not write; it would delete them: choose a new "
+                              f"or empty folder, or pass --force to delete everything in it")
     if out.exists(): shutil.rmtree(out)
+    out.mkdir(parents=True)
+    (out / SITE_MARK).write_text("written by tools/build_site.py, which empties this folder on its next build\n")
+
+
+def build_site(out: str | Path, nbs: Path = NBS, solutions: str = "collapse", force: bool = False) -> list[Path]:
+    "Write the site into `out` (emptied first, see `prepare_out`); returns the pages written."
+    out = Path(out)
+    prepare_out(out, force)
     sections = site_pages(nbs)
     notebooks = {p: nbformat.read(p, as_version=4) for ps in sections.values() for p in ps}  # multi-line strings joined
     pages = {s: [(page_name(p, nbs), title_of(notebooks[p], p.stem)[0]) for p in ps] for s, ps in sections.items()}
@@ -174,12 +188,15 @@ def build_site(out: str | Path, nbs: Path = NBS, solutions: str = "collapse") ->
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default="_site", help="folder to write the site into (emptied first; default: _site)")
+    parser.add_argument("--out", default="_site", help="folder to write the site into, emptied first if an earlier build "
+                        "made it (default: _site)")
+    parser.add_argument("--force", action="store_true", help="also empty an --out folder that holds other files")
     parser.add_argument("--solutions", choices=("collapse", "show", "hide"), default="collapse",
                         help="the exercises' worked answers: folded (default), shown, or left out")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    written = build_site(args.out, solutions=args.solutions)
+    try: written = build_site(args.out, solutions=args.solutions, force=args.force)
+    except FileExistsError as e: parser.error(str(e))
     print(f"{len(written)} pages in {args.out} ({sum(p.stat().st_size for p in written) / 1e6:.1f} MB, "
           f"{time.perf_counter() - start:.0f} s); open {Path(args.out) / 'index.html'}")
     return 0
