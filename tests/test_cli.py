@@ -56,3 +56,16 @@ def test_finetune_cli_from_run(tmp_path):
     r = json.loads(ft.stdout.strip().splitlines()[-1])
     assert r["config"]["mode"] == "linear" and r["config"]["optimizer"] == "lion" and r["config"]["arch"] == "B_2-Wi_32"
     assert r["tta_acc"] is not None and (tmp_path / "ft" / "result.json").exists()
+
+
+def test_readme_first_hour():
+    "The README says how long the laptop main job took (as its committed report says) and what to open first."
+    import re
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    wall = json.loads((root / "results" / "table1_laptop.json").read_text())["wall_time_s"]
+    assert f"{wall / 60:.1f} min on an idle 2-core CPU" in readme
+    blocks = re.findall(r"```bash\n(.*?)\n```", readme, re.S)
+    assert blocks[2] == "jupyter lab nbs/chapters/01_from_scratch.ipynb"  # right after the setup and test commands
+    assert (root / "nbs" / "chapters" / "01_from_scratch.ipynb").exists()
