@@ -314,3 +314,22 @@ def test_help_says_what_each_flag_does_and_where_its_default_comes_from():
             if flag is None or flag == "--help": continue
             words = flag.lstrip("-").replace("-", " ")
             assert action.help and action.help.split(" (default")[0].strip().lower() != words, (sub, flag, action.help)
+
+
+def test_build_site_keeps_a_folder_it_did_not_make(tmp_path):
+    "tools/build_site.py --out DIR empties DIR first: only a folder it made (or an empty one), any other with --force."
+    (tmp_path / "course").mkdir(); (tmp_path / "course" / "notes.md").write_text("mine")
+    run = subprocess.run([sys.executable, "tools/build_site.py", "--out", tmp_path / "course"], capture_output=True,
+                         text=True, cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert run.returncode == 2 and (tmp_path / "course" / "notes.md").read_text() == "mine"
+    assert run.stderr.strip().splitlines()[-1] == (
+        f"build_site.py: error: --out {tmp_path / 'course'} holds files this builder did not write; it would delete them: "
+        f"choose a new or empty folder, or pass --force to delete everything in it")
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("build_site", Path(__file__).resolve().parents[1] / "tools" / "build_site.py")
+    site = importlib.util.module_from_spec(spec); spec.loader.exec_module(site)
+    site.prepare_out(tmp_path / "course", force=True)  # --force: emptied, and marked as the builder's
+    assert [p.name for p in (tmp_path / "course").iterdir()] == [site.SITE_MARK]
+    (tmp_path / "course" / "index.html").write_text("an old page")
+    site.prepare_out(tmp_path / "course")  # a folder it made: emptied without --force
+    assert [p.name for p in (tmp_path / "course").iterdir()] == [site.SITE_MARK]
