@@ -497,7 +497,8 @@ def _finish(run: _Run) -> dict:
 def _epochs(run: _Run, callback) -> None:
     "Train epoch after epoch until `cfg.epochs` or a stop; Ctrl-C becomes `RunInterrupted`, which says what is kept."
     cfg = run.cfg
-    epochs_bar = progress_bar(range(run.epoch, cfg.epochs), lines=True, desc="epochs", disable=not run.show,
+    desc = "epochs" if run.out is None else f"{run.out.name}: epochs"  # which run, in a log of many (reproduce)
+    epochs_bar = progress_bar(range(run.epoch, cfg.epochs), lines=True, desc=desc, disable=not run.show,
                               initial=run.epoch, total=cfg.epochs)
     epoch = run.epoch
     try:
