@@ -58,7 +58,7 @@ def count_exercises(nb: dict) -> int:
     "The number of worked answers (`#| solution` cells) in notebook `nb`."
     return sum(map(is_solution, nb["cells"]))
 
-# %% ../nbs/18_classroom.ipynb #76baa942
+# %% ../nbs/18_classroom.ipynb #667baf6e
 class NotAnsweredYet(Exception):
     "An exercise's check ran before its answer: a name the exercise asks for is not defined yet."
 

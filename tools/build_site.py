@@ -36,7 +36,8 @@ def site_pages(nbs: Path = NBS) -> dict[str, list[Path]]:
     "{section: [notebooks]} of the site, in reading order."
     library = sorted(nbs.glob("[0-9]*.ipynb"))
     explorer = [p for p in library if p.stem.endswith("explorer")]
-    return {"Course": [nbs / "index.ipynb", *sorted((nbs / "chapters").glob("*.ipynb")), *explorer,
+    app = [nbs / "app_explorer.ipynb"] if (nbs / "app_explorer.ipynb").exists() else []  # the explorer as students open it
+    return {"Course": [nbs / "index.ipynb", *sorted((nbs / "chapters").glob("*.ipynb")), *app, *explorer,
                        *([nbs / "teachers_guide.ipynb"] if (nbs / "teachers_guide.ipynb").exists() else [])],
             "Library": [p for p in library if p not in explorer]}
 
@@ -72,14 +73,20 @@ def _link_to_page(text: str) -> str:
     return re.sub(r"\]\((?!https?:)([^()\s]*/)?([^/()\s]+)\.ipynb(#[^()\s]*)?\)", one, text)
 
 
-def prepare(nb: dict, solutions: str) -> dict:
-    "A copy of notebook `nb` as its page shows it."
+def _images_from_root(text: str) -> str:
+    "Images of a notebook whose links start at the repository root (the index, as README.md needs), found from `nbs/`."
+    return re.sub(r"(!\[[^\]]*\]\()(?!https?:|data:|/)([^()\s]+\))", r"\1../\2", text)
+
+
+def prepare(nb: dict, solutions: str, from_root: bool = False) -> dict:
+    "A copy of notebook `nb` as its page shows it (`from_root`: its links start at the repository root, as the index's do)."
     nb = copy.deepcopy(nb)
     cells = []
     for cell in nb["cells"]:
         source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
         if cell["cell_type"] == "markdown":
-            cell["source"] = _math_to_mathml(_link_to_page(source))
+            # images are embedded from the files (HTMLExporter's embed_images, relative to nbs/): the site has no results/
+            cell["source"] = _math_to_mathml(_link_to_page(_images_from_root(source) if from_root else source))
         elif cell["cell_type"] == "code":
             found = directives(source)
             if "hide" in found or (found and found <= {"default_exp"}): continue
@@ -150,7 +157,7 @@ def build_site(out: str | Path, nbs: Path = NBS, solutions: str = "collapse") ->
     written = []
     for path, nb in notebooks.items():
         name = page_name(path, nbs)
-        body, _ = exporter.from_notebook_node(prepare(nb, solutions),
+        body, _ = exporter.from_notebook_node(prepare(nb, solutions, from_root=path == nbs / "index.ipynb"),
                                               resources={"metadata": {"path": str(path.parent)}})
         target = out / name
         target.parent.mkdir(parents=True, exist_ok=True)
