@@ -117,7 +117,7 @@ def plot_curves(history: Sequence[Mapping] | Mapping[str, Sequence[Mapping]], ti
                 ax.plot(xs, ys, color=colours[i % len(colours)], ls="--" if k.startswith("train") else "-",
                         marker="." if len(xs) < 30 else None, label=f"{name}: {CURVE_NAMES.get(k, k)}" if name else CURVE_NAMES.get(k, k))
         ax.set_xlabel("epoch (log scale)" if log_epochs else "epoch"); ax.set_ylabel(panel + (" (%)" if panel == "accuracy" else ""))
-        if log_epochs: ax.set_xscale("log"); ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())  # 1, 10, 100
+        if log_epochs: ax.set_xscale("log"); ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))  # 1, 10, 100
         ax.grid(alpha=0.3)
     lines = [line for ax in axes[0] for line in ax.get_lines()]
     rows = math.ceil(len(lines) / 2)

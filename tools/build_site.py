@@ -14,7 +14,7 @@ else it stays TeX). The pages make no request outside the site: nbconvert's CDN 
 left out.
 """
 from __future__ import annotations
-import argparse, copy, html, re, shutil, sys, time
+import argparse, base64, copy, html, mimetypes, re, shutil, sys, time
 from pathlib import Path
 
 from nbconvert import HTMLExporter
@@ -73,9 +73,15 @@ def _link_to_page(text: str) -> str:
     return re.sub(r"\]\((?!https?:)([^()\s]*/)?([^/()\s]+)\.ipynb(#[^()\s]*)?\)", one, text)
 
 
-def _images_from_root(text: str) -> str:
-    "Images of a notebook whose links start at the repository root (the index, as README.md needs), found from `nbs/`."
-    return re.sub(r"(!\[[^\]]*\]\()(?!https?:|data:|/)([^()\s]+\))", r"\1../\2", text)
+def _embed_root_images(text: str, root: Path = ROOT) -> str:
+    """Images of a notebook whose links start at the repository root (the index, as README.md needs), embedded as
+    data URIs: the site has no results/, and nbconvert embeds only files under the notebook's own folder."""
+    def one(m: re.Match) -> str:
+        path = root / m[2]
+        if not path.is_file(): return m[0]  # left as it is: tests/test_site.py reports it
+        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return f"{m[1]}data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()})"
+    return re.sub(r"(!\[[^\]]*\]\()(?!https?:|data:|/)([^()\s]+)\)", one, text)
 
 
 def prepare(nb: dict, solutions: str, from_root: bool = False) -> dict:
@@ -85,8 +91,7 @@ def prepare(nb: dict, solutions: str, from_root: bool = False) -> dict:
     for cell in nb["cells"]:
         source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
         if cell["cell_type"] == "markdown":
-            # images are embedded from the files (HTMLExporter's embed_images, relative to nbs/): the site has no results/
-            cell["source"] = _math_to_mathml(_link_to_page(_images_from_root(source) if from_root else source))
+            cell["source"] = _math_to_mathml(_link_to_page(_embed_root_images(source) if from_root else source))
         elif cell["cell_type"] == "code":
             found = directives(source)
             if "hide" in found or (found and found <= {"default_exp"}): continue
