@@ -22,36 +22,37 @@ from scaling_mlps.classroom import cell_source, course_notebooks, is_solution, r
 
 CHAPTERS = sorted(name for name in course_notebooks() if name.startswith("chapters/"))
 
-# (chapter, exercise number): a wrong answer to it, as a student might write it
+# chapter: a wrong answer to each of its exercises, in order, as a student might write it
 WRONG = {
-    ("01_from_scratch", 1): 'prediction = "lower"',
-    ("01_from_scratch", 2): "def mlp_parameters(arch, resolution, num_classes, channels=3):\n"
-                            "    spec = parse_arch(arch); d, m = channels * resolution**2, spec['width']\n"
-                            "    return d * m + m + m * num_classes + num_classes  # the blocks forgotten",
-    ("01_from_scratch", 3): "class PreNormBottleneck(nn.Module):\n"
-                            "    def __init__(self, width, expansion=4):\n"
-                            "        super().__init__()\n"
-                            "        self.norm, self.expand = nn.LayerNorm(width), nn.Linear(width, expansion * width)\n"
-                            "        self.collapse = nn.Linear(expansion * width, width)\n"
-                            "    def forward(self, z):  # no skip connection\n"
-                            "        return self.collapse(nn.functional.gelu(self.expand(self.norm(z))))",
-    ("02_fine_tuning", 1): "first_ahead = 10**6",
-    ("02_fine_tuning", 2): "pretrain_in_scratch_epochs = 1.0",
-    ("02_fine_tuning", 3): "max_move = 50 * PAPER_PROBE_LR  # one step per epoch",
-    ("03_test_time_augmentation", 1): "logits_prediction, probabilities_prediction = 0, 1",
-    ("03_test_time_augmentation", 2): "def paired_gain(plain, tta):\n"
-                                      "    d = tta.astype(float) - plain.astype(float)\n"
-                                      "    return d.mean(), d.mean() - 0.01, d.mean() + 0.01  # a fraction, not points",
-    ("03_test_time_augmentation", 3): "def enough_views(curve, plain, share): return max(curve)\nk_half_bmlp = 1",
-    ("04_imagenet_real", 1): "original_accuracy, real_acc = 1 / 3, 1 / 3",
-    ("04_imagenet_real", 2): "def beyer_from_all_images(acc_all, labelled, total): return acc_all * labelled / total\n"
-                             "paper_real_if_all_images = 48.6",
-    ("04_imagenet_real", 3): "tape_scored, tape_rejected, tape_instead = 1, 1, 1",
-    ("05_scaling_laws", 1): "def training_compute(arch, resolution, num_classes, n_examples, epochs, channels=3):\n"
-                            "    with torch.device('meta'): model = get_model(arch, resolution, num_classes)\n"
-                            "    return 2 * training_flops(model, n_examples, epochs)  # two FLOPs per multiply-add",
-    ("05_scaling_laws", 2): "def compute_optimal_runs(compute, error): return list(range(len(compute)))",
-    ("05_scaling_laws", 3): "def compute_factor(alpha, shrink=2.0): return shrink ** alpha",
+    "01_from_scratch": [
+        'prediction = "lower"',
+        """def mlp_parameters(arch, resolution, num_classes, channels=3):
+    spec = parse_arch(arch); d, m = channels * resolution**2, spec['width']
+    return d * m + m + m * num_classes + num_classes  # the blocks forgotten""",
+        """class PreNormBottleneck(nn.Module):
+    def __init__(self, width, expansion=4):
+        super().__init__()
+        self.norm, self.expand = nn.LayerNorm(width), nn.Linear(width, expansion * width)
+        self.collapse = nn.Linear(expansion * width, width)
+    def forward(self, z):  # no skip connection
+        return self.collapse(nn.functional.gelu(self.expand(self.norm(z))))"""],
+    "02_fine_tuning": ["first_ahead = 10**6", "pretrain_in_scratch_epochs = 1.0",
+                       "max_move = 50 * PAPER_PROBE_LR  # one step per epoch"],
+    "03_test_time_augmentation": [
+        "logits_prediction, probabilities_prediction = 0, 1",
+        """def paired_gain(plain, tta):  # a fraction, not points
+    d = tta.astype(float) - plain.astype(float)
+    return d.mean(), d.mean() - 0.01, d.mean() + 0.01""",
+        "def enough_views(curve, plain, share): return max(curve)\nk_half_bmlp = 1"],
+    "04_imagenet_real": [
+        "original_accuracy, real_acc = 1 / 3, 1 / 3",
+        "def beyer_from_all_images(acc_all, labelled, total): return acc_all * labelled / total\npaper_real_if_all_images = 48.6",
+        "tape_scored, tape_rejected, tape_instead = 1, 1, 1"],
+    "05_scaling_laws": [
+        """def training_compute(arch, resolution, num_classes, n_examples, epochs, channels=3):  # two FLOPs per multiply-add
+    with torch.device('meta'): return 2 * training_flops(get_model(arch, resolution, num_classes), n_examples, epochs)""",
+        "def compute_optimal_runs(compute, error): return list(range(len(compute)))",
+        "def compute_factor(alpha, shrink=2.0): return shrink ** alpha"],
 }
 
 # runs in the chapter's kernel: the check three ways, each outcome as (exception type, message) or None
@@ -127,9 +128,9 @@ def test_every_check_three_ways(chapter, student_copies, real_data_dir, monkeypa
         names = asked_names(check)
         answer, renamed = renamed_answer(cell_source(cell), names)
         exercises.append((number, names, renamed))
-        assert (stem, number) in WRONG, f"{chapter}, exercise {number}: add a wrong answer to WRONG"
+        assert len(WRONG.get(stem, [])) >= number, f"{chapter}, exercise {number}: add a wrong answer to WRONG[{stem!r}]"
         skip |= {i, i + 1}
-        args = ", ".join(map(repr, (number, names, check, WRONG[stem, number], answer)))
+        args = ", ".join(map(repr, (number, names, check, WRONG[stem][number - 1], answer)))
         cells.append((i, nbformat.v4.new_code_cell(f"_three_ways({args})")))
     assert "exercise" in student.cells[next(iter(sorted(skip)))].metadata.get("tags", []), "student copy out of step with the teacher's"
     driven = [cells[0]]
