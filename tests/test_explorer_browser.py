@@ -228,6 +228,7 @@ def test_explorer_in_the_browser(app, real_data_dir, tmp_path):
                     assert _kernels(proc.pid), "no kernel while the page is open?"
                     page.close()
                     seen["kernels_after_close"] = _wait_for_no_kernels(proc.pid)
+                    assert "Culling kernels with idle durations" in log.read_text(), "Voilà did not read voila.json's culling settings"
             finally:
                 browser.close()
     finally:
