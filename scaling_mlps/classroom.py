@@ -11,9 +11,9 @@ from pathlib import Path
 import scaling_mlps
 
 # %% auto #0
-__all__ = ['SOLUTION_DIRECTIVE', 'GUIDE', 'COPIES', 'cell_source', 'is_solution', 'student_cell', 'student_notebook',
-           'count_exercises', 'notebooks_dir', 'course_notebooks', 'read_notebook', 'write_notebook', 'write_classroom',
-           'classroom_summary']
+__all__ = ['SOLUTION_DIRECTIVE', 'GUIDE', 'EXPLORER_APP', 'VOILA_CONFIG', 'COPIES', 'cell_source', 'is_solution', 'student_cell',
+           'student_notebook', 'count_exercises', 'NotAnsweredYet', 'check_answered', 'notebooks_dir',
+           'course_notebooks', 'read_notebook', 'write_notebook', 'write_classroom', 'classroom_summary']
 
 # %% ../nbs/18_classroom.ipynb #4d86a5fa
 SOLUTION_DIRECTIVE = re.compile(r"#\|\s*solution")
@@ -58,8 +58,22 @@ def count_exercises(nb: dict) -> int:
     "The number of worked answers (`#| solution` cells) in notebook `nb`."
     return sum(map(is_solution, nb["cells"]))
 
+# %% ../nbs/18_classroom.ipynb #667baf6e
+class NotAnsweredYet(Exception):
+    "An exercise's check ran before its answer: a name the exercise asks for is not defined yet."
+
+def check_answered(namespace: dict, *names: str) -> None:
+    "Raise `NotAnsweredYet`, naming what to define, unless every one of `names` is defined in `namespace` (a check passes `globals()`)."
+    missing = [n for n in names if n not in namespace]
+    if missing:
+        raise NotAnsweredYet(f"not answered yet: define {', '.join(f'`{n}`' for n in missing)} in the cell above "
+                             "(in place of its `raise` line), run it, then run this check again")
+
 # %% ../nbs/18_classroom.ipynb #0b08683b
 GUIDE = "teachers_guide.ipynb"
+EXPLORER_APP = "app_explorer.ipynb"
+# Voilà reads voila.json from the folder it starts in: a page's kernel is shut down two minutes after the page closed
+VOILA_CONFIG = {"MappingKernelManager": {"cull_idle_timeout": 120, "cull_interval": 30}}
 COPIES = ("student", "teacher")
 
 def notebooks_dir() -> Path:
@@ -73,9 +87,8 @@ def course_notebooks(folder: str | Path | None = None) -> dict[str, Path]:
     folder = Path(folder) if folder is not None else notebooks_dir()
     course = {f"chapters/{p.name}": p for p in sorted((folder / "chapters").glob("*.ipynb"))}
     if not course: raise FileNotFoundError(f"no chapters in {folder}: expected {folder / 'chapters'}/*.ipynb")
-    explorer = sorted(folder.glob("*explorer.ipynb"))
-    if explorer: course["explorer.ipynb"] = explorer[0]
-    if (folder / GUIDE).exists(): course[GUIDE] = folder / GUIDE
+    for name in (EXPLORER_APP, GUIDE):  # the explorer as students use it: the app, not its library notebook
+        if (folder / name).exists(): course[name] = folder / name
     return course
 
 # %% ../nbs/18_classroom.ipynb #23ba87df
@@ -103,6 +116,9 @@ def write_classroom(out: str | Path, copies: tuple[str, ...] = COPIES, folder: s
         if c == "teacher": shutil.copyfile(source, path)
         else: write_notebook(student_notebook(read_notebook(source)), path)
         written[c].append(path)
+    for c in copies:  # beside the explorer, for `voila app_explorer.ipynb` there; a teacher's own version is kept
+        voila = out / c / "voila.json"
+        if EXPLORER_APP in course and not voila.exists(): voila.write_text(json.dumps(VOILA_CONFIG, indent=2) + "\n")
     return written
 
 def classroom_summary(written: dict[str, list[Path]]) -> str:

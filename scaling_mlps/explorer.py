@@ -26,9 +26,9 @@ from .experiments import initial_model
 
 # %% auto #0
 __all__ = ['KINDS', 'DATASET_NAMES', 'TRAIN_SIZES', 'RESOLUTION', 'BATCH_SIZE', 'WIDTHS', 'DEPTHS', 'EXPANSIONS', 'N_TRAIN',
-           'DEFAULT_LR', 'COLOURS', 'lr_text', 'arch_name', 'human_name', 'default_lr', 'ExplorerSettings',
-           'explorer_data', 'Run', 'run_training', 'run_label', 'curves_figure', 'mosaic_png', 'weights_pictures',
-           'weights_moment', 'figure_png', 'Explorer']
+           'DEFAULT_LR', 'COLOURS', 'LEARNING_RATES', 'lr_text', 'arch_name', 'human_name', 'default_lr',
+           'ExplorerSettings', 'explorer_data', 'Run', 'run_training', 'run_label', 'curves_figure', 'mosaic_png',
+           'weights_pictures', 'weights_moment', 'figure_png', 'nearest', 'typed_readout', 'Explorer']
 
 # %% ../nbs/15_explorer.ipynb #4c966904
 KINDS = {"B": "B-MLP", "S": "S-MLP"}
@@ -278,6 +278,29 @@ def _si(x: float, unit: str) -> str:
         if x >= scale: return f"{x / scale:.3g} {prefix}{unit}"
     return f"{x:.3g} {unit}"
 
+LEARNING_RATES = (1e-5, 2e-5, 3e-5, 5e-5, 1e-4, 2e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2)  # the lr slider's stops; DEFAULT_LR's among them
+
+def _number(text: str) -> float:
+    "A number as people type it: '1,000', '1_000', '3e-4'."
+    return float(text.replace(",", "").replace("_", "").strip())
+
+def nearest(options: Sequence[float], wanted: float) -> float:
+    "The option closest to `wanted` on a log scale (the explorer's options grow geometrically)."
+    return min(options, key=lambda o: abs(math.log(o / wanted)))
+
+def typed_readout(slider: widgets.SelectionSlider, show: Callable[[float], str]) -> widgets.Text:
+    """A readout for `slider` that takes typed values, which a selection slider's own does not: Enter moves the
+    slider to the option nearest the typed number; text that is no positive number puts the slider's value back."""
+    readout = widgets.Text(value=show(slider.value), continuous_update=False, layout=widgets.Layout(width="70px"))
+    def typed(change):
+        try: wanted = _number(change["new"])
+        except ValueError: wanted = 0.0
+        if wanted > 0 and not slider.disabled: slider.value = nearest(slider.options, wanted)
+        readout.value = show(slider.value)  # the option taken, in the slider's words
+    readout.observe(typed, "value")
+    slider.observe(lambda change: setattr(readout, "value", show(change["new"])), "value")
+    return readout
+
 class Explorer:
     "Controls, Train / Stop / Reset, live curves and first-layer weights for small MLP runs; display it in a notebook or Voilà."
     def __init__(self, settings: ExplorerSettings | None = None, data_dir: str | None = None, device: str | None = None,
@@ -292,19 +315,24 @@ class Explorer:
 
     # -- layout ------------------------------------------------------------------------------------------------
     def _build(self, s: ExplorerSettings) -> None:
-        W, wide, box = widgets, {"description_width": "80px"}, widgets.Layout(width="300px")
+        W, wide, box, slider = widgets, {"description_width": "80px"}, widgets.Layout(width="300px"), widgets.Layout(width="226px")
         self.kind = W.ToggleButtons(options=[("B-MLP", "B"), ("S-MLP", "S")], value=s.kind, description="model", style=dict(wide, button_width="70px"))
         self.depth = W.IntSlider(value=s.depth, min=DEPTHS[0], max=DEPTHS[-1], description="depth", style=wide, layout=box)
-        self.width = W.SelectionSlider(options=WIDTHS, value=s.width, description="width", style=wide, layout=box)
+        # the selection sliders' own readouts cannot be typed into: each gets a text readout instead (`typed_readout`)
+        self.width = W.SelectionSlider(options=WIDTHS, value=s.width, description="width", readout=False, style=wide, layout=slider)
+        self.width_readout = typed_readout(self.width, str)
         self.expansion = W.SelectionSlider(options=EXPANSIONS, value=s.expansion, description="expansion", style=wide, layout=box, disabled=s.kind == "S")
         self.dataset = W.Dropdown(options=[(v, k) for k, v in DATASET_NAMES.items()], value=s.dataset, description="dataset", style=wide, layout=box)
-        self.n_train = W.SelectionSlider(options=self._sizes(s.dataset), value=s.n_train, description="images", style=wide, layout=box)
+        self.n_train = W.SelectionSlider(options=self._sizes(s.dataset), value=s.n_train, description="images", readout=False,
+                                         style=wide, layout=slider)
+        self.n_train_readout = typed_readout(self.n_train, "{:,}".format)
         self.epochs = W.IntSlider(value=s.epochs, min=1, max=100, description="epochs", style=wide, layout=box)
         self.crops = W.Checkbox(value=s.crops, description="random crops", indent=False, layout=W.Layout(width="170px"))
         self.flips = W.Checkbox(value=s.flips, description="horizontal flips", indent=False, layout=W.Layout(width="170px"))
         self.mixup = W.Checkbox(value=s.mixup, description="MixUp (α = 0.8)", indent=False, layout=W.Layout(width="170px"))
-        self.lr = W.FloatLogSlider(value=s.learning_rate, base=10, min=-5, max=-2, step=0.1, description="lr",
-                                   readout_format=".1e", style=wide, layout=box, disabled=s.lr is None)
+        self.lr = W.SelectionSlider(options=LEARNING_RATES, value=nearest(LEARNING_RATES, s.learning_rate), description="lr",
+                                    readout=False, style=wide, layout=slider, disabled=s.lr is None)
+        self.lr_readout = typed_readout(self.lr, lr_text)
         self.lr_default = W.Checkbox(value=s.lr is None, description="the default lr for the width", indent=False,
                                      layout=W.Layout(width="auto", margin="0 0 0 88px"))
         self.train_button = W.Button(description="Train", button_style="success", icon="play", layout=W.Layout(width="90px"))
@@ -317,14 +345,17 @@ class Explorer:
         self.weights_title = W.HTML("<b>first-layer weights</b> (appear when a run starts)")
         self.weights_images = {k: W.Image(format="png", layout=W.Layout(width="164px")) for k in ("W", "W − W0")}
         self.weights_captions = {k: W.HTML(k) for k in self.weights_images}
-        self.weights = W.VBox([self.weights_title, W.HBox([W.VBox([self.weights_captions[k], self.weights_images[k]])
-                                                           for k in self.weights_images], layout=W.Layout(grid_gap="10px"))],
-                              layout=W.Layout(min_width="350px"))
+        # hidden until a run has weights: an empty image is a broken-image icon in the browser
+        self.weights_pictures = W.HBox([W.VBox([self.weights_captions[k], self.weights_images[k]]) for k in self.weights_images],
+                                       layout=W.Layout(grid_gap="10px", display="none"))
+        self.weights = W.VBox([self.weights_title, self.weights_pictures], layout=W.Layout(min_width="350px"))
         self.table = W.HTML("")
         for w, name in ((self.train_button, "train"), (self.stop_button, "stop"), (self.reset_button, "reset"),
                         (self.progress, "progress"), (self.status, "status"), (self.result, "result"),
                         (self.curves, "curves"), (self.weights, "weights"), (self.table, "runs"), (self.epochs, "epochs"),
-                        (self.n_train, "images"), (self.width, "width"), (self.depth, "depth"), (self.lr, "lr")):
+                        (self.n_train, "images"), (self.width, "width"), (self.depth, "depth"), (self.lr, "lr"),
+                        (self.n_train_readout, "images-readout"), (self.width_readout, "width-readout"),
+                        (self.lr_readout, "lr-readout"), (self.lr_default, "lr-default")):
             w.add_class(f"explorer-{name}")
         self.kind.observe(lambda ch: setattr(self.expansion, "disabled", ch["new"] == "S"), "value")
         self.width.observe(self._follow_width, "value")
@@ -335,8 +366,9 @@ class Explorer:
         self.reset_button.on_click(lambda _: self.reset())
         self._follow_width()
         augment = W.VBox([W.HTML("<b>augmentation</b>"), self.crops, self.flips, self.mixup])
-        controls = W.HBox([W.VBox([self.kind, self.depth, self.width, self.expansion]),
-                           W.VBox([self.dataset, self.n_train, self.epochs, self.lr, self.lr_default]), augment],
+        controls = W.HBox([W.VBox([self.kind, self.depth, W.HBox([self.width, self.width_readout]), self.expansion]),
+                           W.VBox([self.dataset, W.HBox([self.n_train, self.n_train_readout]), self.epochs,
+                                   W.HBox([self.lr, self.lr_readout]), self.lr_default]), augment],
                           layout=W.Layout(flex_flow="row wrap", grid_gap="12px"))
         buttons = W.HBox([self.train_button, self.stop_button, self.reset_button, self.progress, self.status],
                          layout=W.Layout(align_items="center", flex_flow="row wrap", grid_gap="8px"))
@@ -351,7 +383,7 @@ class Explorer:
         return [n for n in N_TRAIN if n < TRAIN_SIZES[dataset]] + [TRAIN_SIZES[dataset]]
 
     def _follow_width(self, _=None) -> None:
-        self.lr.disabled = self.lr_default.value
+        self.lr.disabled = self.lr_readout.disabled = self.lr_default.value
         self.lr_default.description = f"the default for width {self.width.value} ({lr_text(default_lr(self.width.value))})"
         if self.lr_default.value: self.lr.value = default_lr(self.width.value)
 
@@ -373,7 +405,7 @@ class Explorer:
         for name, value in values.items():
             if name == "lr":
                 self.lr_default.value = value is None
-                if value is not None: self.lr.value = value
+                if value is not None: self.lr.value = nearest(LEARNING_RATES, value)
             elif name in ("kind", "depth", "width", "expansion", "dataset", "n_train", "epochs", "crops", "flips", "mixup"):
                 getattr(self, name).value = value
             else: raise ValueError(f"unknown setting {name!r}; expected one of {[f.name for f in dataclasses.fields(ExplorerSettings)][:11]}")
@@ -453,9 +485,11 @@ class Explorer:
             for title, (png, caption) in weights_pictures(run).items():
                 self.weights_images[title].value, self.weights_captions[title].value = png, caption
             self.weights_title.value = f"<b>#{run.index} first layer</b>, {weights_moment(run)}"
+            self.weights_pictures.layout.display = ""
         elif weights and run is None:
             for k in self.weights_images: self.weights_images[k].value, self.weights_captions[k].value = b"", k
             self.weights_title.value = "<b>first-layer weights</b> (appear when a run starts)"
+            self.weights_pictures.layout.display = "none"
         self._draw_cost = time.perf_counter() - self._last_draw
         self.table.value = self._table_html()
 

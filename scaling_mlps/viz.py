@@ -14,8 +14,8 @@ import matplotlib
 import matplotlib.pyplot as plt
 
 # %% auto #0
-__all__ = ['first_layer_images', 'first_layer_mosaic', 'high_frequency_fraction', 'plot_first_layer', 'plot_curves',
-           'plot_paper_vs_ours']
+__all__ = ['CURVE_NAMES', 'first_layer_images', 'first_layer_mosaic', 'high_frequency_fraction', 'plot_first_layer',
+           'plot_curves', 'plot_paper_vs_ours']
 
 # %% ../nbs/12_viz.ipynb #2834a00e
 def first_layer_images(weight: torch.Tensor, resolution: int, channels: int = 3) -> torch.Tensor:
@@ -90,15 +90,23 @@ def _series(history: Sequence[Mapping], key: str):
     ys = [h[key] for h in history if h.get(key) is not None]
     return xs, ys
 
+CURVE_NAMES = {"train_loss": "training loss", "test_loss": "test loss", "train_acc": "training accuracy",
+               "test_acc": "test accuracy"}  # the history's keys as a reader says them
+
 def plot_curves(history: Sequence[Mapping] | Mapping[str, Sequence[Mapping]], title: str | None = None,
                 out: str | os.PathLike | None = None) -> matplotlib.figure.Figure:
-    "Loss and accuracy per epoch of one run's `history` (list of dicts) or several (`{name: history}`); PNG to `out`."
+    """Loss and accuracy per epoch of one run's `history` (list of dicts) or several (`{name: history}`); PNG to `out`.
+    One colour per run, dashed for training and solid for test; the legend below the panels, where it covers no
+    curve; a log epoch axis where the runs' lengths differ more than 5-fold, so that a short run is not squeezed
+    into the first few epochs of a long one."""
     runs = history if isinstance(history, Mapping) else {"": history}
     keys = sorted({k for h in runs.values() for row in h for k, v in row.items()
                    if isinstance(v, (int, float)) and not isinstance(v, bool) and ("loss" in k or k.endswith("acc"))})
     loss_keys, acc_keys = [k for k in keys if "loss" in k], [k for k in keys if k.endswith("acc")]
     if not keys: raise ValueError(f"no loss or accuracy in the history (keys: {sorted({k for h in runs.values() for r in h for k in r})})")
     panels = [(p, ks) for p, ks in (("loss", loss_keys), ("accuracy", acc_keys)) if ks]
+    lengths = [max(_series(h, k)[0], default=0) for h in runs.values() for k in keys if _series(h, k)[0]]
+    log_epochs = bool(lengths) and min(lengths) > 0 and max(lengths) > 5 * min(lengths)
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.6), squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, (panel, ks) in zip(axes[0], panels):
@@ -107,12 +115,18 @@ def plot_curves(history: Sequence[Mapping] | Mapping[str, Sequence[Mapping]], ti
                 xs, ys = _series(h, k)
                 if panel == "accuracy" and ys and max(ys) <= 1.0: ys = [100 * y for y in ys]
                 ax.plot(xs, ys, color=colours[i % len(colours)], ls="--" if k.startswith("train") else "-",
-                        marker="." if len(xs) < 30 else None, label=f"{name} {k}".strip())
-        ax.set_xlabel("epoch"); ax.set_ylabel(panel + (" (%)" if panel == "accuracy" else ""))
-        ax.grid(alpha=0.3); ax.legend(fontsize=7)
+                        marker="." if len(xs) < 30 else None, label=f"{name}: {CURVE_NAMES.get(k, k)}" if name else CURVE_NAMES.get(k, k))
+        ax.set_xlabel("epoch (log scale)" if log_epochs else "epoch"); ax.set_ylabel(panel + (" (%)" if panel == "accuracy" else ""))
+        if log_epochs: ax.set_xscale("log"); ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))  # 1, 10, 100
+        ax.grid(alpha=0.3)
+    lines = [line for ax in axes[0] for line in ax.get_lines()]
+    rows = math.ceil(len(lines) / 2)
+    fig.legend(lines, [line.get_label() for line in lines], loc="lower center", ncol=2, fontsize=8, frameon=False)
+    fig.set_figheight(3.6 + 0.22 * rows)
     if title: fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.22 * rows / fig.get_figheight() + 0.02, 1, 1))
     return _save(fig, out)
+
 
 # %% ../nbs/12_viz.ipynb #0a847c09
 def plot_paper_vs_ours(rows: Sequence[Mapping], title: str | None = None, ours_label: str = "ours",

@@ -1,10 +1,14 @@
 """The explorer notebook in a real browser: served by Voilà and by JupyterLab, driven by Playwright in headless Chromium.
 
-For each server: start it on 127.0.0.1 (a free port, no token) serving a copy of `nbs/15_explorer.ipynb`, open the
-explorer in Debian's Chromium (Playwright's Python package with `executable_path`; never `playwright install`),
-set the depth and epochs sliders, press Train, wait for the run to end and read its test accuracy off the page,
-start a second, long run, check that the page moves while it trains (progress, images/s, a redrawn plot), stop
-it, and check that the page lists two runs and that the browser saw no JavaScript error. Every request that
+For each server: start it on 127.0.0.1 (a free port, no token) serving a copy of the explorer's app notebook,
+`nbs/app_explorer.ipynb`, open it in Debian's Chromium (Playwright's Python package with `executable_path`; never
+`playwright install`), type a value into every slider's readout (depth, width, images, epochs) and check the
+readouts show them, press Train, wait for the run to end, read its test accuracy off the page and check that the
+run's settings are the typed ones; untick the default lr, type one, start a second, long run, check that the page
+moves while it trains (progress, images/s, a redrawn plot), stop it, and check that the page lists two runs with
+their settings and that the browser saw no JavaScript error. In Voilà the page is the app alone (no output of the
+library notebook's self-tests, a page of bounded height, no broken image before the first run), and closing it
+shuts its kernel down (the culling settings of `voila.json`, with shorter times). Every request that
 does not go to 127.0.0.1 is blocked. Screenshots go to `tests/artifacts/` (git-ignored; the path is printed).
 
 Needs Chromium (`apt-get install chromium`), `playwright`, `voila` and `jupyterlab` (the `dev` extra), and the
@@ -19,7 +23,10 @@ from urllib.parse import urlparse
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "nbs" / "15_explorer.ipynb"
+NOTEBOOK = ROOT / "nbs" / "app_explorer.ipynb"
+VOILA_CONFIG = ROOT / "voila.json"
+MAX_PAGE_HEIGHT = 2500  # px at a 1300 px wide window: the app (the library notebook's page was 4,151)
+LIBRARY_ONLY = ("How it works", "A learning rate for each width", "Traceback")  # headings of 15_explorer, errors
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -64,6 +71,10 @@ def _wait_for_http(url: str, proc: subprocess.Popen, log: Path, timeout: float =
 def _server(app: str, tmp: Path, data_dir: Path) -> tuple[subprocess.Popen, str, Path]:
     "Start Voilà or JupyterLab on a free port of 127.0.0.1 serving a copy of the explorer notebook; (process, page URL, log)."
     shutil.copy(NOTEBOOK, tmp / NOTEBOOK.name)  # Lab autosaves into the notebook it opens: never the repository's
+    # the repository's culling settings, with times short enough to watch in a test (Voilà reads voila.json in its folder)
+    voila_config = json.loads(VOILA_CONFIG.read_text())
+    assert set(voila_config["MappingKernelManager"]) == {"cull_idle_timeout", "cull_interval"}, voila_config
+    (tmp / "voila.json").write_text(json.dumps({"MappingKernelManager": {"cull_idle_timeout": 4, "cull_interval": 2}}))
     cfg = tmp / "cfg"
     (cfg / "labconfig").mkdir(parents=True)
     # Lab's news pop-up can cover the widgets; disabling the extension is what stops it (guide, pitfall 4)
@@ -101,6 +112,27 @@ def _set_slider(page, name: str, value: int) -> None:
     expect(readout).to_have_text(str(value))
 
 
+def _type(page, name: str, typed: str, shown: str) -> None:
+    "Type `typed` into the text readout `explorer-<name>-readout` and press Enter; wait until it shows `shown`."
+    from playwright.sync_api import expect
+    readout = page.locator(f".explorer-{name}-readout input")
+    readout.fill(typed)
+    readout.press("Enter")
+    expect(readout).to_have_value(shown)
+
+
+def _row(runs, index: int) -> dict:
+    "The runs table's row of run `index` (newest first in the table), as {column: text}."
+    cells = runs.nth(len(runs.all()) - index).locator("td").all_inner_texts()
+    return dict(zip(("run", "model", "images", "epochs", "augmentation", "lr"), cells))
+
+
+def _broken_images(page) -> list[str]:
+    "The visible images of the page that did not load (a broken-image icon)."
+    return page.evaluate("""Array.from(document.images).filter(i => i.offsetParent !== null)
+                            .filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.className || i.src.slice(0, 40))""")
+
+
 def _drive(page, app: str, shots: list[Path]) -> dict:
     "The user's session: a finished run and a stopped one. Returns what was read off the page."
     from playwright.sync_api import expect
@@ -109,19 +141,28 @@ def _drive(page, app: str, shots: list[Path]) -> dict:
     train, stop = page.locator("button.explorer-train"), page.locator("button.explorer-stop")
     status, result = page.locator(".explorer-status"), page.locator(".explorer-result")
     curves, runs = page.locator("img.explorer-curves"), page.locator(".explorer-runs tr.explorer-run")
+    assert not _broken_images(page), _broken_images(page)
 
     _set_slider(page, "depth", 1)
+    _type(page, "width", "64", "64")
+    _type(page, "images", "1000", "1,000")
     _set_slider(page, "epochs", 2)
+    expect(page.locator(".explorer-lr-readout input")).to_have_value("3e-4")  # width 64's default, as written
     train.click()
     expect(result).to_contain_text("test accuracy", timeout=180_000)  # Lab: after the notebook's own cells ran
     first_text = result.inner_text()
-    assert "B-MLP, depth 1, width 128" in first_text and "finished" in first_text, first_text
+    assert "B-MLP, depth 1, width 64" in first_text and "finished" in first_text, first_text
     accuracy = float(re.search(r"test accuracy\s*([\d.]+)%", first_text).group(1))
     assert 10 < accuracy < 100, first_text
     expect(runs).to_have_count(1)
+    first_row = _row(runs, 1)
+    assert (first_row["images"], first_row["epochs"], first_row["lr"]) == ("1,000 CIFAR-10", "2", "3e-4"), first_row
+    assert not _broken_images(page), _broken_images(page)
     shots.append(ARTIFACTS / f"explorer_{app}_1_finished.png"); root.screenshot(path=shots[-1])
 
     _set_slider(page, "epochs", 100)
+    page.locator(".explorer-lr-default input").uncheck()
+    _type(page, "lr", "2e-3", "2e-3")
     train.click()
     expect(result).to_contain_text("training", timeout=10_000)  # the last run's result leaves the screen at once
     assert "test accuracy" not in result.inner_text()
@@ -136,8 +177,10 @@ def _drive(page, app: str, shots: list[Path]) -> dict:
     stop.click()
     expect(result).to_contain_text("stopped at epoch", timeout=60_000)
     second_text = result.inner_text()
-    assert "test accuracy" in second_text and "depth 1, width 128" in second_text, second_text
+    assert "test accuracy" in second_text and "depth 1, width 64" in second_text, second_text
     expect(runs).to_have_count(2)
+    second_row = _row(runs, 2)
+    assert (second_row["images"], second_row["epochs"], second_row["lr"]) == ("1,000 CIFAR-10", "100", "2e-3"), second_row
     expect(train).to_be_enabled()
     shots.append(ARTIFACTS / f"explorer_{app}_2_stopped.png"); root.screenshot(path=shots[-1])
     return {"first": first_text, "accuracy": accuracy, "live_status": live_status, "second": second_text}
@@ -169,11 +212,23 @@ def test_explorer_in_the_browser(app, real_data_dir, tmp_path):
                 page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
                 page.on("console", lambda m: errors.append(f"console.error: {m.text} ({m.location.get('url')})")
                         if m.type == "error" else None)
+                t_page = time.monotonic()
                 page.goto(url, timeout=180_000)
                 if app == "lab": _run_all_in_lab(page)
-                seen = _drive(page, app, shots)
+                page.locator(".explorer").wait_for(timeout=180_000)
+                seen = {"page_s": time.monotonic() - t_page}
+                seen |= _drive(page, app, shots)
                 page.screenshot(path=ARTIFACTS / f"explorer_{app}_page.png", full_page=True)
                 shots.append(ARTIFACTS / f"explorer_{app}_page.png")
+                if app == "voila":
+                    seen["height"] = page.evaluate("document.documentElement.scrollHeight")
+                    text = page.inner_text("body")
+                    assert seen["height"] <= MAX_PAGE_HEIGHT, f"the app's page is {seen['height']} px tall"
+                    assert not [s for s in LIBRARY_ONLY if s in text], [s for s in LIBRARY_ONLY if s in text]
+                    assert _kernels(proc.pid), "no kernel while the page is open?"
+                    page.close()
+                    seen["kernels_after_close"] = _wait_for_no_kernels(proc.pid)
+                    assert "Culling kernels with idle durations" in log.read_text(), "Voilà did not read voila.json's culling settings"
             finally:
                 browser.close()
     finally:
@@ -183,7 +238,8 @@ def test_explorer_in_the_browser(app, real_data_dir, tmp_path):
     # a blocked request's load failure is our doing, not the page's (Voilà asks a CDN for an icon font)
     errors = [e for e in errors if not (e.startswith("console.error: Failed to load resource")
                                         and any(b in e for b in blocked))]
-    print(f"\n{app}: {time.monotonic() - t0:.1f} s; first run: {seen['accuracy']}% test accuracy; "
+    print(f"\n{app}: {time.monotonic() - t0:.1f} s; page ready in {seen['page_s']:.1f} s; height {seen.get('height')} px; "
+          f"kernels {seen.get('kernels_after_close')} after closing the page; first run: {seen['accuracy']}% test accuracy; "
           f"while training: {seen['live_status']!r}; blocked: {blocked}; screenshots: {[str(s) for s in shots]}")
     assert not errors, "JavaScript errors in the page:\n" + "\n".join(errors)
 
@@ -194,3 +250,23 @@ def _run_all_in_lab(page) -> None:
     expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=120_000)
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.locator("li[data-command='runmenu:run-all']").click()
+
+
+def _kernels(server_pid: int) -> list[int]:
+    "The kernel processes the server started (its children running ipykernel), from /proc."
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == server_pid and b"ipykernel" in (stat.parent / "cmdline").read_bytes(): found.append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError): continue  # a process that ended meanwhile
+    return found
+
+
+def _wait_for_no_kernels(server_pid: int, timeout: float = 60) -> int:
+    "Wait until the server has no kernel left after its page closed; the number left (0), or fail."
+    deadline = time.monotonic() + timeout
+    while _kernels(server_pid) and time.monotonic() < deadline: time.sleep(0.5)
+    left = _kernels(server_pid)
+    assert not left, f"{len(left)} kernel(s) still running {timeout} s after the page closed: {left}"
+    return 0

@@ -28,14 +28,13 @@ def test_every_notebook_has_a_page_and_links_resolve(site):
     pages = {site / build_site.page_name(p) for p in notebooks} | {site / "contents.html"}
     assert {p for p in site.rglob("*.html")} == pages
     assert (site / "train.html").exists() and (site / "chapters" / "from_scratch.html").exists()  # nbdev's names
-    # a link to the explorer may only dangle while its notebook is not in the repository yet
-    explorer_missing = not any(p.stem.endswith("explorer") for p in notebooks)
     dead = set()
-    for page in pages:
-        for href in _links(page):
-            if re.match(r"[a-z]+:", href) or not href.endswith(".html"): continue  # http(s):, mailto:, files
-            if not (page.parent / href).resolve().exists() and not (explorer_missing and href.endswith("explorer.html")):
-                dead.add(f"{page.relative_to(site)} -> {href}")
+    for page in pages:  # every local link and image: pages, files, images (an image is embedded or in the site)
+        text = page.read_text(encoding="utf-8")
+        targets = _links(page) + re.findall(r'<img[^>]+src="([^"]+)"', text)
+        for href in targets:
+            if re.match(r"[a-z]+:", href): continue  # http(s):, mailto:, data: (embedded images)
+            if not (page.parent / href).resolve().exists(): dead.add(f"{page.relative_to(site)} -> {href}")
     assert not dead, sorted(dead)
     contents = (site / "contents.html").read_text()
     assert all(f'href="{build_site.page_name(p)}"' in contents for p in notebooks)

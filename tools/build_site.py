@@ -14,7 +14,7 @@ else it stays TeX). The pages make no request outside the site: nbconvert's CDN 
 left out.
 """
 from __future__ import annotations
-import argparse, copy, html, re, shutil, sys, time
+import argparse, base64, copy, html, mimetypes, re, shutil, sys, time
 from pathlib import Path
 
 from nbconvert import HTMLExporter
@@ -36,7 +36,8 @@ def site_pages(nbs: Path = NBS) -> dict[str, list[Path]]:
     "{section: [notebooks]} of the site, in reading order."
     library = sorted(nbs.glob("[0-9]*.ipynb"))
     explorer = [p for p in library if p.stem.endswith("explorer")]
-    return {"Course": [nbs / "index.ipynb", *sorted((nbs / "chapters").glob("*.ipynb")), *explorer,
+    app = [nbs / "app_explorer.ipynb"] if (nbs / "app_explorer.ipynb").exists() else []  # the explorer as students open it
+    return {"Course": [nbs / "index.ipynb", *sorted((nbs / "chapters").glob("*.ipynb")), *app, *explorer,
                        *([nbs / "teachers_guide.ipynb"] if (nbs / "teachers_guide.ipynb").exists() else [])],
             "Library": [p for p in library if p not in explorer]}
 
@@ -72,14 +73,25 @@ def _link_to_page(text: str) -> str:
     return re.sub(r"\]\((?!https?:)([^()\s]*/)?([^/()\s]+)\.ipynb(#[^()\s]*)?\)", one, text)
 
 
-def prepare(nb: dict, solutions: str) -> dict:
-    "A copy of notebook `nb` as its page shows it."
+def _embed_root_images(text: str, root: Path = ROOT) -> str:
+    """Images of a notebook whose links start at the repository root (the index, as README.md needs), embedded as
+    data URIs: the site has no results/, and nbconvert embeds only files under the notebook's own folder."""
+    def one(m: re.Match) -> str:
+        path = root / m[2]
+        if not path.is_file(): return m[0]  # left as it is: tests/test_site.py reports it
+        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return f"{m[1]}data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()})"
+    return re.sub(r"(!\[[^\]]*\]\()(?!https?:|data:|/)([^()\s]+)\)", one, text)
+
+
+def prepare(nb: dict, solutions: str, from_root: bool = False) -> dict:
+    "A copy of notebook `nb` as its page shows it (`from_root`: its links start at the repository root, as the index's do)."
     nb = copy.deepcopy(nb)
     cells = []
     for cell in nb["cells"]:
         source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
         if cell["cell_type"] == "markdown":
-            cell["source"] = _math_to_mathml(_link_to_page(source))
+            cell["source"] = _math_to_mathml(_link_to_page(_embed_root_images(source) if from_root else source))
         elif cell["cell_type"] == "code":
             found = directives(source)
             if "hide" in found or (found and found <= {"default_exp"}): continue
@@ -164,7 +176,7 @@ def build_site(out: str | Path, nbs: Path = NBS, solutions: str = "collapse", fo
     written = []
     for path, nb in notebooks.items():
         name = page_name(path, nbs)
-        body, _ = exporter.from_notebook_node(prepare(nb, solutions),
+        body, _ = exporter.from_notebook_node(prepare(nb, solutions, from_root=path == nbs / "index.ipynb"),
                                               resources={"metadata": {"path": str(path.parent)}})
         target = out / name
         target.parent.mkdir(parents=True, exist_ok=True)
