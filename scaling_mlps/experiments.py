@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_experiments.ipynb #0ea64045
 from __future__ import annotations
-import dataclasses, datetime, json, math, os, re, time, urllib.error, urllib.request
+import dataclasses, datetime, json, math, os, re, time
 from pathlib import Path
 
 import numpy as np
@@ -12,17 +12,17 @@ import torch
 
 import scaling_mlps
 from .core import get_data_dir, default_device
+from .data_status import dataset_status
 from .models import get_model, parse_arch
 from .train import TrainConfig
 from .viz import high_frequency_fraction
 
 # %% auto #0
 __all__ = ['DATASETS', 'NUM_CLASSES', 'PAPER_RESOLUTION', 'TABLE1', 'RESNET18_DA', 'TABLE2_DATASETS', 'TABLE2',
-           'CHECKPOINT_TABLE', 'SCALES', 'SCALE_CHANGES', 'SKIP_REASONS', 'TABLE1_SETTINGS', 'DATA_MARKERS',
-           'DOWNLOAD_URLS', 'FIRST_LAYER_UNITS', 'FIRST_LAYER_DATASETS', 'COMPUTE_UNIT', 'resolve_scale', 'find_row',
-           'row_config', 'config_changes', 'settings_table', 'changes_table', 'dataset_status', 'plan_runs',
-           'no_da_curves', 'reproduce', 'report_markdown', 'load_run', 'initial_model', 'first_layer_weights',
-           'results_dir', 'load_report', 'committed_first_layer']
+           'CHECKPOINT_TABLE', 'SCALES', 'SCALE_CHANGES', 'SKIP_REASONS', 'TABLE1_SETTINGS', 'FIRST_LAYER_UNITS',
+           'FIRST_LAYER_DATASETS', 'COMPUTE_UNIT', 'resolve_scale', 'find_row', 'row_config', 'config_changes',
+           'settings_table', 'changes_table', 'plan_runs', 'no_da_curves', 'reproduce', 'report_markdown', 'load_run',
+           'initial_model', 'first_layer_weights', 'results_dir', 'load_report', 'committed_first_layer']
 
 # %% ../nbs/13_experiments.ipynb #720e29d0
 DATASETS = ("cifar10", "cifar100", "tinyimagenet", "imagenet")
@@ -217,38 +217,6 @@ def changes_table(scale: str, rows: list[dict] | None = None) -> str:
         ch = config_changes(r, scale)
         lines.append(f"| {r['name']} | {r['dataset']} | " + (", ".join(f"{k} {a} → {b}" for k, (a, b) in ch.items()) or "none") + " |")
     return "\n".join(lines)
-
-# %% ../nbs/13_experiments.ipynb #6141ce12
-DATA_MARKERS = {  # dataset: folders (relative to the data directory) any one of which means the data is here
-    "cifar10": ("cifar10/train", "cifar10/cifar-10-batches-py"),
-    "cifar100": ("cifar100/cifar-100-python",),
-    "stl10": ("stl10/stl10_binary",),
-    "tinyimagenet": ("tiny-imagenet-200/train", "tinyimagenet/train"),
-    "imagenet": ("imagenet/train",),
-}
-DOWNLOAD_URLS = {  # what torchvision downloads, probed with HEAD before we commit to a download
-    "cifar10": "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
-    "cifar100": "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
-    "stl10": "http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz",
-}
-
-def _reachable(url: str, timeout: float = 5.0) -> str | None:
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout) as r:
-            return None if r.status < 400 else f"HTTP {r.status}"
-    except (urllib.error.URLError, OSError, ValueError) as e: return str(getattr(e, "reason", e))
-
-def dataset_status(name: str, data_dir: str | os.PathLike | None = None, download: bool = True) -> str | None:
-    "None when dataset `name` is in `data_dir` (or, with `download`, its server answers), else the reason it is not."
-    if name not in DATA_MARKERS: raise ValueError(f"unknown dataset {name!r}; expected one of {list(DATA_MARKERS)}")
-    root = get_data_dir(data_dir)
-    if any((root / m).is_dir() for m in DATA_MARKERS[name]): return None
-    # the reason names folders relative to the data directory, so a committed report holds on any machine
-    looked = " or ".join(f"`<data dir>/{m}/`" for m in DATA_MARKERS[name])
-    if name not in DOWNLOAD_URLS: return f"not in the data directory (looked for {looked}) and there is no public download: put it there"
-    if not download: return f"not in the data directory (looked for {looked}) and downloads are off"
-    if _reachable(DOWNLOAD_URLS[name]) is None: return None
-    return f"not in the data directory (looked for {looked}) and its download ({DOWNLOAD_URLS[name]}) did not answer: put it there"
 
 # %% ../nbs/13_experiments.ipynb #27f7085b
 def _config_dict(cfg: TrainConfig) -> dict:
