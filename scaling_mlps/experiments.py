@@ -13,57 +13,17 @@ import torch
 import scaling_mlps
 from .core import get_data_dir, default_device
 from .data_status import dataset_status
+from .paper import (TABLE1_DATASETS, NUM_CLASSES, PAPER_RESOLUTION, TABLE1, RESNET18_DA, TABLE1_SETTINGS,
+                                COMPUTE_UNIT)
 from .models import get_model, parse_arch
 from .train import TrainConfig
 from .viz import high_frequency_fraction
 
 # %% auto #0
-__all__ = ['DATASETS', 'NUM_CLASSES', 'PAPER_RESOLUTION', 'TABLE1', 'RESNET18_DA', 'TABLE2_DATASETS', 'TABLE2',
-           'CHECKPOINT_TABLE', 'SCALES', 'SCALE_CHANGES', 'SKIP_REASONS', 'TABLE1_SETTINGS', 'FIRST_LAYER_UNITS',
-           'FIRST_LAYER_DATASETS', 'COMPUTE_UNIT', 'resolve_scale', 'find_row', 'row_config', 'config_changes',
-           'settings_table', 'changes_table', 'plan_runs', 'no_da_curves', 'reproduce', 'report_markdown', 'load_run',
-           'initial_model', 'first_layer_weights', 'results_dir', 'load_report', 'committed_first_layer']
-
-# %% ../nbs/13_experiments.ipynb #720e29d0
-DATASETS = ("cifar10", "cifar100", "tinyimagenet", "imagenet")
-NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "stl10": 10, "tinyimagenet": 200, "imagenet": 1000}
-# CIFAR stays at its native 32 px; Tiny-ImageNet and ImageNet are (down-scaled to) 64 px, as in the paper.
-PAPER_RESOLUTION = {"cifar10": 32, "cifar100": 32, "stl10": 64, "tinyimagenet": 64, "imagenet": 64}
-
-_TABLE1 = {  # row name: (architecture, epochs, data augmentation, top-1 % on DATASETS)
-    "S-MLP @100E":        ("S_6-Wi_1024", 100, False, (54.2, 28.8, 8.5, 9.2)),
-    "S-MLP + DA @1000E":  ("S_6-Wi_1024", 1000, True, (68.9, 43.3, 25.2, 24.3)),
-    "S-MLP + DA @5000E":  ("S_6-Wi_1024", 5000, True, (72.3, 44.5, 27.3, 26.8)),
-    "B-MLP @100E":        ("B_6-Wi_1024", 100, False, (58.1, 30.5, 8.9, 8.7)),
-    "B-MLP + DA @1000E":  ("B_6-Wi_1024", 1000, True, (70.1, 48.3, 27.2, 28.7)),
-    "B-MLP + DA @5000E":  ("B_6-Wi_1024", 5000, True, (75.4, 50.4, 31.2, 31.7)),
-}
-TABLE1 = [dict(name=name, model=name[:5], arch=arch, dataset=d, epochs=epochs, augment=augment, paper=acc,
-               key=f"{d}/{re.sub(r'[^A-Za-z0-9]+', '-', name).strip('-')}")
-          for d_i, d in enumerate(DATASETS) for name, (arch, epochs, augment, accs) in _TABLE1.items()
-          for acc in [accs[d_i]]]
-RESNET18_DA = dict(zip(DATASETS, (93.2, 75.6, 68.9, 69.7)))  # the paper's reference row, a number only
-
-# %% ../nbs/13_experiments.ipynb #7cbb6b15
-TABLE2_DATASETS = ("cifar10", "cifar100", "stl10", "tinyimagenet", "imagenet", "imagenet_real")
-_TABLE2 = {  # row name: (architecture, pre-trained with DA, test-time augmentation, (mean, std) per TABLE2_DATASETS)
-    "B-6/Wi-1024":            ("B_6-Wi_1024", False, False, ((69.9, 0.1), (43.0, 0.4), (51.5, 0.1), (47.1, 0.1), (15.2, 0.2), (20.3, 0.2))),
-    "B-6/Wi-1024 + DA":       ("B_6-Wi_1024", True, False, ((91.5, 0.02), (76.4, 0.2), (85.0, 0.2), (62.7, 0.1), (38.7, 0.1), (47.0, 0.15))),
-    "B-12/Wi-1024 + DA":      ("B_12-Wi_1024", True, False, ((94.2, 0.05), (80.0, 0.05), (89.9, 0.1), (69.9, 0.4), (43.3, 0.06), (48.6, 0.2))),
-    "B-12/Wi-1024 + DA + TTA": ("B_12-Wi_1024", True, True, ((95.5, 0.05), (82.6, 0.2), (92.2, 0.05), (73.1, 0.5), (51.5, 0.1), (57.9, 0.1))),
-}
-TABLE2 = [dict(name=name, arch=arch, augment=augment, tta=tta, dataset=d, paper=mean, std=std)
-          for name, (arch, augment, tta, vals) in _TABLE2.items() for d, (mean, std) in zip(TABLE2_DATASETS, vals)]
-
-_CHECKPOINTS = {  # the authors' README: name, parameters, test-time augmentation, top-1 % per TABLE2_DATASETS
-    "B_6-Wi_512":         ("B_6-Wi_512", "24M", False, (88.5, 71.2, 79.9, 53.2, 33.3, 38.2)),
-    "B_12-Wi_512":        ("B_12-Wi_512", "37M", False, (91.4, 75.1, 84.4, 60.0, 38.0, 42.8)),
-    "B_6-Wi_1024":        ("B_6-Wi_1024", "74M", False, (92.5, 77.1, 86.5, 64.3, 40.0, 47.0)),
-    "B_12-Wi_1024":       ("B_12-Wi_1024", "124M", False, (94.2, 80.0, 89.9, 69.9, 43.2, 48.6)),
-    "B_12-Wi_1024 + TTA": ("B_12-Wi_1024", "124M", True, (95.5, 82.6, 92.2, 73.1, 51.4, 57.9)),
-}
-CHECKPOINT_TABLE = [dict(name=name, arch=arch, params=params, tta=tta, dataset=d, paper=acc)
-                    for name, (arch, params, tta, accs) in _CHECKPOINTS.items() for d, acc in zip(TABLE2_DATASETS, accs)]
+__all__ = ['SCALES', 'SCALE_CHANGES', 'SKIP_REASONS', 'FIRST_LAYER_UNITS', 'FIRST_LAYER_DATASETS', 'resolve_scale', 'find_row',
+           'row_config', 'config_changes', 'settings_table', 'changes_table', 'plan_runs', 'no_da_curves', 'reproduce',
+           'report_markdown', 'load_run', 'initial_model', 'first_layer_weights', 'results_dir', 'load_report',
+           'committed_first_layer']
 
 # %% ../nbs/13_experiments.ipynb #00064556
 SCALES = ("ci", "laptop", "paper")
@@ -147,45 +107,13 @@ _LAPTOP_WHY = {
     "resolution": "ours: a quarter of the first layer's cost of 64 px",
 }
 _CI_WHY = "ours: seconds; the ci scale only checks that the code paths run"
-TABLE1_SETTINGS = [  # setting, value at the paper scale, its source, the TrainConfig fields that hold it
-    ("model", "S_6-Wi_1024 (S-MLP), B_6-Wi_1024 (B-MLP, expansion 4)", "paper, Table 1 caption", ("arch",)),
-    ("S-MLP activation", "GELU, block LN → GELU → Linear", "authors' code (`models/networks.py`); the paper (§3) says "
-     "ReLU with Block(z) = σ(W·LN(z)); `act='relu'` gives the paper's activation", ("act",)),
-    ("B-MLP block", "z + Wc·GELU(We·LN(z)), pre-LN", "paper §3 and A.2 (pre-LN), App. D (GELU)", ()),
-    ("optimizer", "LION", "paper §4.2", ("optimizer",)),
-    ("learning rate", "5e-5", "paper §4.2", ("lr",)),
-    ("LION betas", "(0.9, 0.99)", "authors' code (`utils/optimizer.py`, the Lion default); not in the paper", ()),
-    ("weight decay", "0", "authors' code default (`utils/parsers.py`); not stated in the paper", ("weight_decay",)),
-    ("batch size", "4096", "authors' code default (`utils/parsers.py`); not stated in the paper", ("batch_size",)),
-    ("learning-rate schedule", "constant, no warm-up", "authors' code default (`--scheduler none`); the paper states "
-     "no schedule", ("scheduler", "warmup_epochs")),
-    ("label smoothing", "0.3", "paper §4.2", ("label_smoothing",)),
-    ("gradient clipping", "none", "authors' code default", ("clip_grad",)),
-    ("data augmentation (DA rows)", "random resized crops, horizontal flips, MixUp; none of them without DA",
-     "paper §4.1; `--no-augment` in the authors' code turns off all three", ("augment",)),
-    ("crop scale, ratio", "(0.08, 1), (3/4, 4/3)", "authors' code (`data_utils/dataloader.py` defaults, as "
-     "torchvision's RandomResizedCrop); the paper says only 'crops'", ("crop_scale", "crop_ratio")),
-    ("flips", "horizontal, p = 0.5", "authors' code (FFCV's RandomHorizontalFlip)", ("flip",)),
-    ("MixUp", "α = 0.8, one λ per batch", "authors' code default (`utils/parsers.py`, FFCV `same_lambda`); the paper "
-     "states α = 0.8 only for its scaling-law runs (A.4). The authors mix image i with image i−1 of the batch, we with "
-     "a random permutation of it (the same in distribution: the batch is already shuffled)", ("mixup",)),
-    ("epochs", "100 without DA; 1000 and 5000 with DA", "paper, Table 1", ("epochs",)),
-    ("resolution", "CIFAR at 32 px, Tiny-ImageNet and ImageNet at 64 px", "authors' code (`data_utils/data_stats.py`); "
-     "paper §4.1: down-scaled to 64 px 'if needed'", ("resolution",)),
-    ("normalization", "per-channel mean/std: CIFAR (0.4914, 0.4822, 0.4465)/(0.2470, 0.2435, 0.2616), ImageNet-style "
-     "(0.485, 0.456, 0.406)/(0.229, 0.224, 0.225)", "authors' code (`data_utils/data_stats.py`); paper: 'we center "
-     "and normalize all the images'", ()),
-    ("training set", "all of it", "paper", ("n_train",)),
-    ("seed", "0", "ours (the paper reports single runs for Table 1)", ("seed",)),
-]
-
 def _scale_value(setting: str, fields: tuple, scale: str) -> str | None:
     "The value of a setting at `scale` when it differs from the paper scale's, else None."
     if setting == "epochs":
         ch = SCALE_CHANGES[scale]
         per = {"cifar10": ch["epochs"], **ch.get("dataset_epochs", {})}
         return "; ".join(f"{d} {e[100]} / {e[1000]} / {e[5000]}" for d, e in per.items())
-    rows = [r for r in TABLE1 if r["dataset"] in SCALE_CHANGES[scale].get("datasets", DATASETS)]
+    rows = [r for r in TABLE1 if r["dataset"] in SCALE_CHANGES[scale].get("datasets", TABLE1_DATASETS)]
     values = []
     for f in fields:
         vals = {}
@@ -211,7 +139,7 @@ def settings_table(scale: str = "laptop") -> str:
 def changes_table(scale: str, rows: list[dict] | None = None) -> str:
     "A markdown table of what `scale` changes in each Table 1 row it runs."
     rows = TABLE1 if rows is None else rows
-    runs = [r for r in rows if r["dataset"] in SCALE_CHANGES[scale].get("datasets", DATASETS)]
+    runs = [r for r in rows if r["dataset"] in SCALE_CHANGES[scale].get("datasets", TABLE1_DATASETS)]
     lines = [f"| row | dataset | changes at the `{scale}` scale (paper → ours) |", "| --- | --- | --- |"]
     for r in runs:
         ch = config_changes(r, scale)
@@ -322,10 +250,10 @@ def reproduce(scale: str = "auto", data_dir: str | os.PathLike | None = None, ou
     scale = resolve_scale(scale)
     device = str(default_device(device))
     out = Path("results" if out is None else out); runs = Path("runs") / f"table1_{scale}"  # runs: relative to `out`
-    scale_datasets = SCALE_CHANGES[scale].get("datasets", DATASETS)
-    wanted = datasets or DATASETS
+    scale_datasets = SCALE_CHANGES[scale].get("datasets", TABLE1_DATASETS)
+    wanted = datasets or TABLE1_DATASETS
     for d in wanted:
-        if d not in DATASETS: raise ValueError(f"unknown dataset {d!r}; Table 1 has {DATASETS}")
+        if d not in TABLE1_DATASETS: raise ValueError(f"unknown dataset {d!r}; Table 1 has {TABLE1_DATASETS}")
     status = {}
     for d in wanted:
         if d not in scale_datasets: status[d] = SKIP_REASONS.get(scale, f"not run at the {scale} scale")
@@ -388,8 +316,6 @@ def reproduce(scale: str = "auto", data_dir: str | os.PathLike | None = None, ou
     return report
 
 # %% ../nbs/13_experiments.ipynb #6aa2e64c
-COMPUTE_UNIT = "FLOP, counted as in the paper: 3 x forward FLOPs x images x epochs, one FLOP per multiply-add (fvcore)"
-
 def _reuse_note(report: dict) -> str:
     runs = {r["run_dir"]: r["status"] for r in report["rows"] if r["status"] != "skipped"}
     reused = sum(s == "reused" for s in runs.values())

@@ -17,12 +17,13 @@ from .data import (IMAGENET_VAL_IMAGES, IMAGENET_VAL_LABELS, ImageData, imagenet
 from .metrics import REAL_URL, load_real_labels, real_accuracy
 from .evaluate import PAPER_TTA_VIEWS, TTA_CROP_SCALE, TTA_CROP_RATIO, predict
 from .hub import CHECKPOINTS, load_pretrained
-from .experiments import CHECKPOINT_TABLE, TABLE2, resolve_scale
+from .experiments import resolve_scale
+from .paper import paper_real_numbers
 
 # %% auto #0
 __all__ = ['DEFAULT_CHECKPOINT', 'load_original_labels', 'write_val_labels', 'imagenet_class_names', 'label_set_stats',
-           'class_disagreement', 'real_labels_for', 'real_scores', 'evaluate_real', 'paper_real_numbers',
-           'report_markdown', 'plot_real', 'reproduce']
+           'class_disagreement', 'real_labels_for', 'real_scores', 'evaluate_real', 'report_markdown', 'plot_real',
+           'reproduce']
 
 # %% ../nbs/17_real.ipynb #a1e033b5
 DEFAULT_CHECKPOINT = "B_12-Wi_1024_res_64_in21k_imagenet"  # the authors' B-12/Wi-1024, pre-trained on IN-21k, fine-tuned on ImageNet
@@ -119,18 +120,6 @@ def evaluate_real(model: nn.Module, data: ImageData, real: Sequence[Sequence[int
                      device=device, tta=tta, average=average, crop_scale=crop_scale, crop_ratio=crop_ratio, flip=flip,
                      seed=seed, progress=progress)
     return real_scores(scores, data.labels, lists) | dict(tta=tta, average=average if tta else None)
-
-# %% ../nbs/17_real.ipynb #802416ff
-def paper_real_numbers() -> list[dict]:
-    "ImageNet and ReaL top-1 (%) of the fine-tuned B-12/Wi-1024 in the paper's Table 2 and the authors' README, without and with TTA."
-    rows = []
-    for source, table, names in (("paper, Table 2", TABLE2, ("B-12/Wi-1024 + DA", "B-12/Wi-1024 + DA + TTA")),
-                                 ("authors' README", CHECKPOINT_TABLE, ("B_12-Wi_1024", "B_12-Wi_1024 + TTA"))):
-        for name in names:
-            acc = {r["dataset"]: r["paper"] for r in table if r["name"] == name}
-            rows.append(dict(source=source, name=name, tta=PAPER_TTA_VIEWS if "TTA" in name else 0,
-                             imagenet=acc["imagenet"], real=acc["imagenet_real"]))
-    return rows
 
 # %% ../nbs/17_real.ipynb #21eb6be8
 def _imagenet_val_status(data_dir) -> str | None:

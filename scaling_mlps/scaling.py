@@ -22,16 +22,16 @@ from .compute import forward_flops, training_flops, PAPER_FLOPS_PER_MAC
 from .data import load_dataset, balanced_subset, resize_images
 from .evaluate import predict, evaluate
 from .train import TrainConfig
-from .experiments import (resolve_scale, dataset_status, DATA_MARKERS, COMPUTE_UNIT, _run_or_reuse,
-                                      _fmt_time)
+from .experiments import resolve_scale, _run_or_reuse, _fmt_time
+from .data_status import dataset_status
+from .paper import PAPER_EXPONENTS, TABLE5_ARCHS, N_IMAGENET21K, COMPUTE_UNIT, DATASET_NAMES
 from .viz import high_frequency_fraction
 
 # %% auto #0
-__all__ = ['PFLOP', 'LAW_PARAMS', 'PAPER_EXPONENTS', 'RUN_FIELDS', 'TABLE5_ARCHS', 'N_IMAGENET21K', 'GRIDS', 'RECIPE',
-           'PAPER_GRID_SOURCES', 'PROBE', 'DATASET_NAMES', 'FIT_TITLES', 'FIT_SYMBOLS', 'pareto_frontier',
-           'best_within_budget', 'envelope', 'UnderdeterminedFit', 'PowerLawFit', 'fit_power_law', 'compute_law',
-           'ComputeLawFit', 'fit_compute_law', 'BootstrapCI', 'bootstrap_ci', 'scaling_fits', 'grid_configs',
-           'paper_grid_table', 'body_features', 'linear_probe', 'reproduce', 'paper_value', 'fit_text',
+__all__ = ['PFLOP', 'LAW_PARAMS', 'RUN_FIELDS', 'GRIDS', 'RECIPE', 'PAPER_GRID_SOURCES', 'PROBE', 'FIT_TITLES', 'FIT_SYMBOLS',
+           'pareto_frontier', 'best_within_budget', 'envelope', 'UnderdeterminedFit', 'PowerLawFit', 'fit_power_law',
+           'compute_law', 'ComputeLawFit', 'fit_compute_law', 'BootstrapCI', 'bootstrap_ci', 'scaling_fits',
+           'grid_configs', 'paper_grid_table', 'body_features', 'linear_probe', 'reproduce', 'paper_value', 'fit_text',
            'report_markdown', 'plot_compute_scaling', 'plot_bottlenecks', 'plot_compute_optimal']
 
 # %% ../nbs/14_scaling.ipynb #af8415b3
@@ -210,13 +210,6 @@ def bootstrap_ci(statistic: Callable[[np.ndarray], float], n_items: int, n_boot:
     return BootstrapCI((float(lo), float(hi)), level, n_boot, failed)
 
 # %% ../nbs/14_scaling.ipynb #efe1c13c
-PAPER_EXPONENTS = {  # the paper's values, in the sign convention of `scaling_fits` (FACTS.md; §4.4)
-    "compute_law": (0.12, 0.35),  # alpha of E(C) = a (b + C)^-alpha + E_inf: the slopes the paper reports span 0.12-0.35 (Fig. 1)
-    "E_vs_P": 1.0,                # error against parameters: alpha_P ~ 1 (Fig. 7)
-    "E_vs_N": 0.35,               # error against examples: alpha_N ~ 0.35 (Fig. 7)
-    "P_star": 0.35,               # compute-optimal parameters P*(C) ~ C^0.35 at T = 50 epochs (Fig. 8)
-    "N_star": 0.65,               # compute-optimal examples N*(C) ~ C^0.65 at T = 50 epochs (Fig. 8)
-}
 RUN_FIELDS = ("compute", "error", "params", "examples", "epochs")
 
 def _floats(d: Mapping) -> dict:
@@ -277,9 +270,6 @@ def scaling_fits(runs: Sequence[Mapping], epochs_ref: int | None = None, level: 
     return out
 
 # %% ../nbs/14_scaling.ipynb #2df0d912
-TABLE5_ARCHS = ("B_6-Wi_256", "B_12-Wi_256", "B_6-Wi_512", "B_12-Wi_512", "B_6-Wi_1024", "B_12-Wi_1024")
-N_IMAGENET21K = 11_801_680  # training images after Ridnik et al.'s preprocessing (FACTS.md)
-
 GRIDS = {  # the grid of pre-training runs and its downstream task, per scale
     "paper": dict(dataset="imagenet21k", resolution=64, data_resolution=None, archs=TABLE5_ARCHS,
                   n_train=tuple(N_IMAGENET21K // 2 ** k for k in (4, 3, 2, 1, 0)),  # subset sizes: ours (not in FACTS.md)
@@ -363,11 +353,6 @@ def linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Ten
     return dict(train_error=train_err, test_error=test_err, iterations=int(opt.state[w]["n_iter"]))
 
 # %% ../nbs/14_scaling.ipynb #35d99232
-def _data_status(name: str, data_dir) -> str | None:
-    if name in DATA_MARKERS: return dataset_status(name, data_dir)
-    if (get_data_dir(data_dir) / name / "train").is_dir(): return None
-    return f"not in the data directory (looked for `<data dir>/{name}/train/`) and there is no public download: put it there"
-
 def _run_name(cfg: TrainConfig) -> str:
     return f"{cfg.arch}-n{cfg.n_train}-e{cfg.epochs}-r{cfg.resolution}"
 
@@ -463,7 +448,7 @@ def reproduce(scale: str = "auto", data_dir: str | os.PathLike | None = None, ou
     grid, device = GRIDS[scale], str(default_device(device))
     out = Path("results" if out is None else out)
     runs_root = Path(runs_dir) if runs_dir is not None else get_data_dir(data_dir) / "runs" / f"scaling_{scale}"
-    skipped = {d: why for d in (grid["dataset"], grid["downstream"]) if (why := _data_status(d, data_dir)) is not None}
+    skipped = {d: why for d in (grid["dataset"], grid["downstream"]) if (why := dataset_status(d, data_dir)) is not None}
     on_gpu = dict(compile=True, checkpoint_every=50) if scale == "paper" and device.startswith("cuda") else {}  # as Table 1's paper scale
     configs = grid_configs(scale, device=device, data_dir=None if data_dir is None else str(data_dir), **on_gpu)
     started, rows, runs, probe_time = time.time(), [], {}, 0.0
@@ -522,8 +507,6 @@ def reproduce(scale: str = "auto", data_dir: str | os.PathLike | None = None, ou
     return report
 
 # %% ../nbs/14_scaling.ipynb #9a5bce93
-DATASET_NAMES = {"tinyimagenet": "Tiny-ImageNet", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
-                 "imagenet21k": "ImageNet-21k"}
 FIT_TITLES = {  # name: (what it is, where the paper has it)
     "compute_law": ("α in E(C) = a(b + C)^-α + E∞", "Fig. 1"),
     "E_vs_P": ("α_P in E ∝ P^-α_P (best error per model size)", "Fig. 7"),

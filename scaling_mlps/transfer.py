@@ -24,29 +24,21 @@ from .hub import CHECKPOINTS, HubCheckpoint, download_checkpoint, load_hub_check
 from .train import TrainConfig, train, transfer_model, make_optimizer, lr_factor
 from .finetune import FINETUNE_DEFAULTS, LINEAR_PROBE_DEFAULTS, finetune_config
 from . import experiments as ex
-from .experiments import (TABLE1, TABLE2, TABLE2_DATASETS, CHECKPOINT_TABLE, SCALE_CHANGES, COMPUTE_UNIT,
-                                      NUM_CLASSES, resolve_scale, row_config, dataset_status, _portable_config)
+from .experiments import SCALE_CHANGES, resolve_scale, row_config, _portable_config
+from .data_status import dataset_status
+from .paper import (TABLE2, TABLE2_DATASETS, CHECKPOINT_TABLE, COMPUTE_UNIT, NUM_CLASSES, TRANSFER_SETTINGS,
+                                PAPER_CHECKPOINTS, NO_CHECKPOINT, README_CHECKPOINTS, FINETUNED_HEADS, paper_number)
 from .viz import high_frequency_fraction
 from .scaling import body_features
 
 # %% auto #0
-__all__ = ['TRANSFER_SCALES', 'PAPER_PROBE_LR', 'TRANSFER_SETTINGS', 'TRAIN_SIZES', 'UPSTREAM', 'TEST_SIZES', 'FIRST_LAYER_RUNS',
-           'FIRST_LAYER_FINETUNED', 'PAPER_CHECKPOINTS', 'NO_CHECKPOINT', 'README_CHECKPOINTS', 'FINETUNED_HEADS',
-           'PAPER_DATA_RESOLUTION', 'paper_number', 'transfer_config', 'transfer_settings_table', 'PlannedRun',
+__all__ = ['TRANSFER_SCALES', 'PAPER_PROBE_LR', 'TRAIN_SIZES', 'UPSTREAM', 'TEST_SIZES', 'FIRST_LAYER_RUNS',
+           'FIRST_LAYER_FINETUNED', 'PAPER_DATA_RESOLUTION', 'transfer_config', 'transfer_settings_table', 'PlannedRun',
            'pretrain_config', 'scratch_config', 'planned_flops', 'equal_compute_epoch', 'transfer_plan', 'linear_probe',
            'measured_rates', 'estimate_seconds', 'run_planned', 'small_scale_rows', 'pretrained_models',
            'finetune_first_layer', 'committed_finetune_delta', 'findings', 'report_markdown', 'transfer_curves',
            'transfer_gain', 'plot_transfer', 'real_order', 'evaluate_views', 'paper_report_markdown', 'reproduce',
            'serve_folder', 'toy_registry']
-
-# %% ../nbs/13b_transfer.ipynb #69eb4c09
-def paper_number(row: str, dataset: str, table: str = "table2") -> float:
-    "The paper's top-1 (%) of `row` on `dataset` in Table 2 ('table2'), Table 1 ('table1', by row name) or the authors' README ('checkpoints')."
-    rows = {"table2": TABLE2, "table1": TABLE1, "checkpoints": CHECKPOINT_TABLE}[table]
-    for r in rows:
-        if r["name"] == row and r["dataset"] == dataset: return r["paper"]
-    raise KeyError(f"no {table} cell ({row!r}, {dataset!r}); rows: {sorted({r['name'] for r in rows})}, "
-                   f"datasets: {sorted({r['dataset'] for r in rows})}")
 
 # %% ../nbs/13b_transfer.ipynb #d9f21635
 TRANSFER_SCALES = {  # what each scale changes in the paper's fine-tuning (FINETUNE_DEFAULTS) and linear probe (LINEAR_PROBE_DEFAULTS)
@@ -67,33 +59,6 @@ def transfer_config(init_from: str | os.PathLike, dataset: str, mode: str = "fin
     return finetune_config(init_from, dataset, mode, **(TRANSFER_SCALES[scale][mode] | overrides))
 
 # %% ../nbs/13b_transfer.ipynb #2473522a
-_FT, _LP = "finetune", "linear"
-TRANSFER_SETTINGS = [  # setting, value at the paper scale, its source, (recipe, TrainConfig fields) that hold it
-    ("pre-training data", "ImageNet-21k, ~12M images, ~11k classes, 64 px", "paper §4.3", None),
-    ("pre-training", "800 epochs (B-12/Wi-512: 600), LION, label smoothing, batch 16384, with or without DA",
-     "paper §4.3 (800 epochs, LION, smoothing), §4.5 (batch); 600: the checkpoint's file name", None),
-    ("models", "B-6/Wi-1024, B-12/Wi-1024 (expansion 4)", "paper Table 2", None),
-    ("fine-tuning optimizer", "SGD, momentum 0.9", "paper §4.3 (SGD with momentum); 0.9: authors' code (`utils/optimizer.py`)",
-     (_FT, ("optimizer",))),
-    ("fine-tuning learning rate", "head 0.01, body 0.001", "paper §4.3", (_FT, ("lr", "body_lr_mult"))),
-    ("fine-tuning epochs", "50", "paper §4.3 (the authors' README says 100; their released fine-tuned files were "
-     "trained for 20-50 epochs)", (_FT, ("epochs",))),
-    ("fine-tuning batch size", "2048", "authors' README (not in the paper)", (_FT, ("batch_size",))),
-    ("resolution", "the checkpoint's 64 px; CIFAR (32 px) up-sampled", "paper §4.3", None),
-    ("weight decay", "0", "authors' code: the README passes 1e-4, but `finetune.py` builds the optimizer without it",
-     (_FT, ("weight_decay",))),
-    ("gradient clipping", "1.0", "authors' code default (`utils/parsers.py`)", (_FT, ("clip_grad",))),
-    ("label smoothing", "0.3", "authors' code default and README (`--smooth 0.3`)", (_FT, ("label_smoothing",))),
-    ("learning-rate schedule", "constant", "authors' code default", (_FT, ("scheduler",))),
-    ("fine-tuning augmentation", "random crops scale (0.4, 1), ratio (1, 1), flips; no MixUp",
-     "authors' README flags; MixUp off: authors' code default for fine-tuning", (_FT, ("augment", "crop_scale", "crop_ratio", "mixup"))),
-    ("test-time augmentation", "100 random views (the fine-tuning crops and flips), logits averaged",
-     "paper §4.3 (100 crops, averaged logits); crops: authors' code", None),
-    ("linear probe optimizer, lr", "LION, 1e-5", "paper appendix A.3", (_LP, ("optimizer", "lr"))),
-    ("linear probe epochs", "50", "paper appendix A.3", (_LP, ("epochs",))),
-    ("linear probe, everything else", "as fine-tuning (batch 2048, crops, flips)", "ours: the paper states nothing else",
-     (_LP, ("batch_size", "augment"))),
-]
 _SCALE_WHY = {
     "laptop": {
         "pre-training data": "Tiny-ImageNet, 100,000 images, 200 classes, at 32 px (ours: the offline data; chapter 1's runs)",
@@ -660,17 +625,6 @@ def plot_transfer(report: dict, out: str | os.PathLike | None = None):
     return fig
 
 # %% ../nbs/13b_transfer.ipynb #808cb328
-PAPER_CHECKPOINTS = {  # Table 2 row: the authors' ImageNet-21k checkpoint it fine-tunes (None: not released)
-    "B-6/Wi-1024": None,
-    "B-6/Wi-1024 + DA": "B_6-Wi_1024_res_64_in21k",
-    "B-12/Wi-1024 + DA": "B_12-Wi_1024_res_64_in21k",
-    "B-12/Wi-1024 + DA + TTA": "B_12-Wi_1024_res_64_in21k",
-}
-NO_CHECKPOINT = "the authors released no ImageNet-21k checkpoint pre-trained without DA"
-README_CHECKPOINTS = {"B_6-Wi_512": "B_6-Wi_512_res_64_in21k", "B_12-Wi_512": "B_12-Wi_512_res_64_in21k",
-                      "B_6-Wi_1024": "B_6-Wi_1024_res_64_in21k", "B_12-Wi_1024": "B_12-Wi_1024_res_64_in21k",
-                      "B_12-Wi_1024 + TTA": "B_12-Wi_1024_res_64_in21k"}
-FINETUNED_HEADS = ("cifar10", "cifar100", "imagenet")  # the authors' released fine-tuned files (ReaL: the ImageNet one)
 PAPER_DATA_RESOLUTION = {"stl10": 64}  # STL-10's 96 px decoded once at the checkpoints' 64 px (authors' code: 64)
 
 def real_order(files: list[str]) -> torch.Tensor:

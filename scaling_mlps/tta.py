@@ -21,14 +21,16 @@ from .loader import DeviceLoader
 from .data import DATASETS as DATA_DEFAULTS, ImageData, load_dataset
 from .evaluate import PAPER_TTA_VIEWS, TTA_AVERAGES, TTA_CROP_RATIO, TTA_CROP_SCALE, predict
 from .hub import load_pretrained
-from .experiments import (SCALE_CHANGES, TABLE2, _config_dict, _portable_config, _run_dir, _run_or_reuse, _same_config,
-                                      dataset_status, resolve_scale, row_config)
+from .experiments import (SCALE_CHANGES, _config_dict, _portable_config, _run_dir, _run_or_reuse, _same_config,
+                                      resolve_scale, row_config)
+from .data_status import dataset_status
+from .paper import paper_tta_numbers
 
 # %% auto #0
 __all__ = ['TTA_VIEWS', 'TTA_DATASETS', 'TTA_SCALES', 'TTA_VARIANTS', 'MAIN_VARIANT', 'TTA_MODELS', 'TINY_SIDE', 'table1_config',
            'resolve_models', 'view_logits', 'tta_correct', 'measure_model', 'gain_ci', 'gain_difference_ci',
            'tiny_val_boxes', 'box_features', 'terciles', 'bucket_gains', 'time_tta', 'load_test_images',
-           'paper_tta_numbers', 'report_markdown', 'plot_tta', 'committed_correct', 'reproduce']
+           'report_markdown', 'plot_tta', 'committed_correct', 'reproduce']
 
 # %% ../nbs/16_tta.ipynb #6b321d79
 TTA_VIEWS = (1, 2, 5, 10, 20, 50, 100)  # up to the paper's 100 (§4.3); the smaller ones trace the curve
@@ -288,13 +290,6 @@ def _measure_cached(entry: dict, settings: dict, folder: Path, compute, force: b
     return result, per_image, "ran"
 
 # %% ../nbs/16_tta.ipynb #34ea204b
-def paper_tta_numbers() -> list[dict]:
-    "Top-1 (%) of the fine-tuned B-12/Wi-1024 without and with TTA (100 views) per dataset: the paper's Table 2."
-    acc = {(r["name"], r["dataset"]): r["paper"] for r in TABLE2}
-    return [dict(dataset=d, plain=acc["B-12/Wi-1024 + DA", d], tta=acc["B-12/Wi-1024 + DA + TTA", d],
-                 gain=round(acc["B-12/Wi-1024 + DA + TTA", d] - acc["B-12/Wi-1024 + DA", d], 1))
-            for d in dict.fromkeys(r["dataset"] for r in TABLE2)]
-
 def _mean_std(values: list[float]) -> str:
     m = 100 * float(np.mean(values))
     return f"{m:.1f}" if len(values) < 2 else f"{m:.1f} ± {100 * float(np.std(values, ddof=1)):.1f}"
