@@ -22,64 +22,79 @@ def _changes_text(changes: dict) -> str:
     shown = lambda v: "all" if v is None else v
     return ", ".join(f"{names.get(k, k)} {shown(a)} → {shown(b)}" for k, (a, b) in changes.items()) or "the paper's recipe"
 
+def _claim_pretraining(r: dict, report: dict) -> str:
+    "Claim 1 (§4.3): pre-training pays, at equal epochs and at equal compute."
+    ft, E = r["finetune/DA"], r["finetune/DA"]["epochs"]
+    up = {p["key"]: p for p in report["pretrained"]}
+    p_ft, p_s50 = paper_number("B-6/Wi-1024 + DA", "cifar10"), paper_number("B-MLP + DA @5000E", "cifar10", "table1")
+    gain_epochs, gain_compute = ft["ours"] - ft["scratch_same_epochs"], ft["ours"] - ft["scratch_same_compute"]
+    return (f"- **Claim 1: pre-training pays.** Pre-trained on Tiny-ImageNet with DA ({up['pretrain/DA']['upstream']:.1f}% "
+             f"top-1 upstream) and fine-tuned for {E} epochs, the B-MLP reaches {ft['ours']:.1f}% on CIFAR-10; trained from "
+             f"scratch with DA for as many epochs it reaches {ft['scratch_same_epochs']:.1f}%: pre-training "
+             f"{'pays' if gain_epochs > 0 else 'does not pay'} at equal fine-tuning epochs ({gain_epochs:+.1f} points). At equal total compute, "
+             f"pre-training included (from scratch for {round(ft['same_compute_epoch'])} epochs: {ft['scratch_same_compute']:.1f}%), "
+             f"it {'pays as well' if gain_compute > 0 else 'does not pay'} ({gain_compute:+.1f}). In the paper, the B-6/Wi-1024 pre-trained on "
+             f"ImageNet-21k and fine-tuned reaches {p_ft:.1f}% against {p_s50:.1f}% for its best run from scratch "
+             f"(Table 1, 5000 epochs): {p_ft - p_s50:+.1f}.")
+
+def _claim_augmentation(r: dict) -> str:
+    "Claim 2: DA during pre-training is essential; without it, worse than from scratch with DA."
+    ft = r["finetune/DA"]
+    p_ft, p_no = paper_number("B-6/Wi-1024 + DA", "cifar10"), paper_number("B-6/Wi-1024", "cifar10")
+    p_s10, p_s50 = (paper_number(f"B-MLP + DA @{e}E", "cifar10", "table1") for e in (1000, 5000))
+    no = r["finetune/noDA"]
+    s10, s50 = r.get("scratch/@1000E"), r.get("scratch/@5000E")
+    d = ft["ours"] - no["ours"]
+    worse = [s for s in (s10, s50) if s is not None and no["ours"] < s["ours"]]
+    return (
+        f"- **Claim 2: DA during pre-training is essential.** Fine-tuned after pre-training with DA: {ft['ours']:.1f}%; "
+        f"without DA: {no['ours']:.1f}% ({d:+.1f} for DA; the paper: {p_ft - p_no:+.1f} on CIFAR-10 and "
+        f"{paper_number('B-6/Wi-1024 + DA', 'cifar100') - paper_number('B-6/Wi-1024', 'cifar100'):+.1f} on CIFAR-100). "
+        f"Pre-trained without DA and fine-tuned, the model is "
+        + (f"worse than from scratch with DA" if len(worse) == 2 else
+           f"worse than from scratch with DA at {worse[0]['epochs']} epochs only" if worse else "not worse than from scratch with DA")
+        + (f" ({no['ours']:.1f}% vs {s10['ours']:.1f}% at {s10['epochs']} and {s50['ours']:.1f}% at {s50['epochs']} epochs, "
+           f"chapter 1's @1000E and @5000E rows" if s10 and s50 else "")
+        + f"; the paper: {p_no:.1f}% vs {p_s10:.1f}% and {p_s50:.1f}%, worse).")
+
+def _claim_linear(r: dict) -> str:
+    "Claim 3 (appendix A.3): a linear probe is somewhat worse than fine-tuning."
+    ft, lp = r["finetune/DA"], r["linear/DA"]
+    d = lp["ours"] - ft["ours"]
+    text = (f"- **Claim 3: a linear probe is somewhat worse than fine-tuning.** On the model pre-trained with DA the probe "
+            f"({lp['epochs']} epochs) reaches {lp['ours']:.1f}% against {ft['ours']:.1f}% fine-tuned: "
+            + ("worse" if d < 0 else "not worse") + f" ({d:+.1f})")
+    if "linear/noDA" in r and "finetune/noDA" in r:
+        text += f"; without DA {r['linear/noDA']['ours']:.1f}% against {r['finetune/noDA']['ours']:.1f}%"
+    if "linear/DA@paper-lr" in r:
+        text += (f". With the paper's probe lr {PAPER_PROBE_LR:g} the same probe reaches {r['linear/DA@paper-lr']['ours']:.1f}% "
+                 f"in {r['linear/DA@paper-lr']['epochs']} epochs")
+    return (text + ". The paper (appendix A.3) calls its linear-probe results 'very strong'; the first author, asked "
+                        "why only fine-tuned checkpoints were released, wrote that linear transfer was 'always a bit worse' "
+                        "(the authors' issue tracker, issue 3).")
+
+def _more_data(r: dict, report: dict) -> str | None:
+    "Fine-tuned accuracy against the amount of pre-training data (a first look at chapter 5), when the fractions ran."
+    fracs = sorted([p for p in report["pretrained"] if p["augment"]], key=lambda p: p["images"])
+    if len(fracs) < 2 or not all(f"finetune/{p['key'].split('/', 1)[1]}" in r for p in fracs): return None
+    fts = [r[f"finetune/{p['key'].split('/', 1)[1]}"]["ours"] for p in fracs]
+    lps = [r[f"linear/{p['key'].split('/', 1)[1]}"]["ours"] for p in fracs if f"linear/{p['key'].split('/', 1)[1]}" in r]
+    grows = all(b > a for a, b in zip(fts, fts[1:]))
+    return (f"- **More pre-training data (a first look at chapter 5).** Pre-trained with DA for {fracs[0]['epochs']} epochs on "
+            + ", ".join(f"{p['images']:,}" for p in fracs) + " Tiny-ImageNet images: upstream "
+            + " / ".join(f"{p['upstream']:.1f}" for p in fracs) + "%, fine-tuned on CIFAR-10 "
+            + " / ".join(f"{a:.1f}" for a in fts) + "%" + (", linear probe " + " / ".join(f"{a:.1f}" for a in lps) + "%" if len(lps) == len(fts) else "")
+            + f": the fine-tuned accuracy {'grows with every doubling of the pre-training data' if grows else 'does not grow with every doubling'}.")
+
 def findings(report: dict) -> str:
     "Markdown sentences: each claim of the paper's §4.3 checked on a small-scale report, next to the paper's numbers."
     r = {row["key"]: row for row in report["rows"] if row.get("status") != "skipped" and row.get("ours") is not None}
     if "finetune/DA" not in r:
         return "No transfer ran: " + "; ".join(f"{d}: {why}" for d, why in report["skipped"].items()) + "."
-    ft, E = r["finetune/DA"], r["finetune/DA"]["epochs"]
-    up = {p["key"]: p for p in report["pretrained"]}
-    p_ft, p_no = paper_number("B-6/Wi-1024 + DA", "cifar10"), paper_number("B-6/Wi-1024", "cifar10")
-    p_s10, p_s50 = (paper_number(f"B-MLP + DA @{e}E", "cifar10", "table1") for e in (1000, 5000))
-    g_e, g_c = ft["ours"] - ft["scratch_same_epochs"], ft["ours"] - ft["scratch_same_compute"]
-    lines = [f"- **Claim 1: pre-training pays.** Pre-trained on Tiny-ImageNet with DA ({up['pretrain/DA']['upstream']:.1f}% "
-             f"top-1 upstream) and fine-tuned for {E} epochs, the B-MLP reaches {ft['ours']:.1f}% on CIFAR-10; trained from "
-             f"scratch with DA for as many epochs it reaches {ft['scratch_same_epochs']:.1f}%: pre-training "
-             f"{'pays' if g_e > 0 else 'does not pay'} at equal fine-tuning epochs ({g_e:+.1f} points). At equal total compute, "
-             f"pre-training included (from scratch for {round(ft['same_compute_epoch'])} epochs: {ft['scratch_same_compute']:.1f}%), "
-             f"it {'pays as well' if g_c > 0 else 'does not pay'} ({g_c:+.1f}). In the paper, the B-6/Wi-1024 pre-trained on "
-             f"ImageNet-21k and fine-tuned reaches {p_ft:.1f}% against {p_s50:.1f}% for its best run from scratch "
-             f"(Table 1, 5000 epochs): {p_ft - p_s50:+.1f}."]
-    if "finetune/noDA" in r:
-        no = r["finetune/noDA"]
-        s10, s50 = r.get("scratch/@1000E"), r.get("scratch/@5000E")
-        d = ft["ours"] - no["ours"]
-        worse = [s for s in (s10, s50) if s is not None and no["ours"] < s["ours"]]
-        lines.append(
-            f"- **Claim 2: DA during pre-training is essential.** Fine-tuned after pre-training with DA: {ft['ours']:.1f}%; "
-            f"without DA: {no['ours']:.1f}% ({d:+.1f} for DA; the paper: {p_ft - p_no:+.1f} on CIFAR-10 and "
-            f"{paper_number('B-6/Wi-1024 + DA', 'cifar100') - paper_number('B-6/Wi-1024', 'cifar100'):+.1f} on CIFAR-100). "
-            f"Pre-trained without DA and fine-tuned, the model is "
-            + (f"worse than from scratch with DA" if len(worse) == 2 else
-               f"worse than from scratch with DA at {worse[0]['epochs']} epochs only" if worse else "not worse than from scratch with DA")
-            + (f" ({no['ours']:.1f}% vs {s10['ours']:.1f}% at {s10['epochs']} and {s50['ours']:.1f}% at {s50['epochs']} epochs, "
-               f"chapter 1's @1000E and @5000E rows" if s10 and s50 else "")
-            + f"; the paper: {p_no:.1f}% vs {p_s10:.1f}% and {p_s50:.1f}%, worse).")
-    if "linear/DA" in r:
-        lp = r["linear/DA"]
-        d = lp["ours"] - ft["ours"]
-        text = (f"- **Claim 3: a linear probe is somewhat worse than fine-tuning.** On the model pre-trained with DA the probe "
-                f"({lp['epochs']} epochs) reaches {lp['ours']:.1f}% against {ft['ours']:.1f}% fine-tuned: "
-                + ("worse" if d < 0 else "not worse") + f" ({d:+.1f})")
-        if "linear/noDA" in r and "finetune/noDA" in r:
-            text += f"; without DA {r['linear/noDA']['ours']:.1f}% against {r['finetune/noDA']['ours']:.1f}%"
-        if "linear/DA@paper-lr" in r:
-            text += (f". With the paper's probe lr {PAPER_PROBE_LR:g} the same probe reaches {r['linear/DA@paper-lr']['ours']:.1f}% "
-                     f"in {r['linear/DA@paper-lr']['epochs']} epochs")
-        lines.append(text + ". The paper (appendix A.3) calls its linear-probe results 'very strong'; the first author, asked "
-                            "why only fine-tuned checkpoints were released, wrote that linear transfer was 'always a bit worse' "
-                            "(the authors' issue tracker, issue 3).")
-    fracs = sorted([p for p in report["pretrained"] if p["augment"]], key=lambda p: p["images"])
-    if len(fracs) > 1 and all(f"finetune/{p['key'].split('/', 1)[1]}" in r for p in fracs):
-        fts = [r[f"finetune/{p['key'].split('/', 1)[1]}"]["ours"] for p in fracs]
-        lps = [r[f"linear/{p['key'].split('/', 1)[1]}"]["ours"] for p in fracs if f"linear/{p['key'].split('/', 1)[1]}" in r]
-        grows = all(b > a for a, b in zip(fts, fts[1:]))
-        lines.append(
-            f"- **More pre-training data (a first look at chapter 5).** Pre-trained with DA for {fracs[0]['epochs']} epochs on "
-            + ", ".join(f"{p['images']:,}" for p in fracs) + " Tiny-ImageNet images: upstream "
-            + " / ".join(f"{p['upstream']:.1f}" for p in fracs) + "%, fine-tuned on CIFAR-10 "
-            + " / ".join(f"{a:.1f}" for a in fts) + "%" + (", linear probe " + " / ".join(f"{a:.1f}" for a in lps) + "%" if len(lps) == len(fts) else "")
-            + f": the fine-tuned accuracy {'grows with every doubling of the pre-training data' if grows else 'does not grow with every doubling'}.")
+    lines = [_claim_pretraining(r, report)]
+    if "finetune/noDA" in r: lines.append(_claim_augmentation(r))
+    if "linear/DA" in r: lines.append(_claim_linear(r))
+    if (more := _more_data(r, report)) is not None: lines.append(more)
     return "\n".join(lines)
 
 def paper_report_markdown(report: dict) -> str:

@@ -26,65 +26,79 @@ def _mean_std(values: list[float]) -> str:
 def _epochs(row: dict) -> str:
     return str(row.get("config", {}).get("epochs", "")) if row["source"] != "hub" else "(published)"
 
-def report_markdown(report: dict) -> str:
-    "The markdown of a TTA `reproduce` report."
+def _curves_section(report: dict, ran: list[dict]) -> list[str]:
+    "The table of accuracy against the number of views, one row per model, with the gain at the largest k."
     s = report["settings"]
     views, kmax = s["views"], str(s["views"][-1])
-    measured = [r for r in report["rows"] if r["status"] != "skipped"]
-    reused = sum(r["status"] == "reused" for r in measured)  # a reused measurement's time was spent by an earlier call
-    reuse_note = f" ({reused} of {len(measured)} models' measurements reused from an earlier call)" if reused else ""
-    lines = [f"# Test-time augmentation at the `{report['scale']}` scale", "",
-             f"Top-1 accuracy (%) with test-time augmentation (TTA) over k random views, measured on `{report['device']}` "
-             f"({report['torch_threads']} threads) on {report['date']}; wall time {report['wall_time_s'] / 60:.1f} min{reuse_note}. "
-             f"Views: crops of scale {tuple(s['crop_scale'])} and ratio {tuple(s['crop_ratio'])} (the authors' TTA), "
-             f"resized to the model's resolution. Command: `{report['command']}`.", "",
-             f"## Accuracy against the number of views ({MAIN_VARIANT}, averaged logits; mean ± std over {s['seeds']} seeds of the views)", "",
+    lines = [f"## Accuracy against the number of views ({MAIN_VARIANT}, averaged logits; mean ± std over {s['seeds']} seeds of the views)", "",
              "| dataset | model | epochs | plain | " + " | ".join(f"k={k}" for k in views) + f" | gain at k={kmax} [95% CI] |",
              "| --- | --- | ---: | ---: | " + " | ".join("---:" for _ in views) + " | --- |"]
-    ran = [r for r in report["rows"] if r["status"] != "skipped"]
     for r in ran:
         c = r["curves"][MAIN_VARIANT]["logits"]
         g = r["gain"]
         lines.append(f"| {r['dataset']} | {r['name']} | {_epochs(r)} | {100 * r['plain']:.1f} | " + " | ".join(_mean_std(c[str(k)]) for k in views)
                      + f" | {g['gain']:+.1f} [{g['lo']:+.1f}, {g['hi']:+.1f}] |")
-    lines += ["", f"Gain: seed 0 at k={kmax} minus plain (the centre square, no TTA), on the same images; the interval is a "
-                  "paired bootstrap over images (2,000 resamples).", "",
-              f"## Variants at k={kmax} (seed 0)", "",
-              "| dataset | model | logits (paper) | softmax (authors' code) | crops only, no flips | cut from 64 px: plain → TTA |",
-              "| --- | --- | ---: | ---: | ---: | --- |"]
+    return lines + ["", f"Gain: seed 0 at k={kmax} minus plain (the centre square, no TTA), on the same images; the interval is a "
+                        "paired bootstrap over images (2,000 resamples)."]
+
+def _variants_section(ran: list[dict], kmax: str) -> list[str]:
+    "The variants of TTA at the largest k: softmax instead of logits, no flips, views cut from 64 px."
+    lines = [f"## Variants at k={kmax} (seed 0)", "",
+             "| dataset | model | logits (paper) | softmax (authors' code) | crops only, no flips | cut from 64 px: plain → TTA |",
+             "| --- | --- | ---: | ---: | ---: | --- |"]
     for r in ran:
         c = r["curves"]
         full = c.get("crops + flips, cut from 64 px")
         lines.append(f"| {r['dataset']} | {r['name']} | {100 * c[MAIN_VARIANT]['logits'][kmax][0]:.1f} | "
                      f"{100 * c[MAIN_VARIANT]['softmax'][kmax][0]:.1f} | {100 * c['crops only']['logits'][kmax][0]:.1f} | "
                      + (f"{100 * r['plain, cut from 64 px']:.1f} → {100 * full['logits'][kmax][0]:.1f}" if full else "—") + " |")
-    boxed = [r for r in ran if "boxes" in r]
-    if boxed:
-        lines += ["", "## Where the gain comes from: Tiny-ImageNet's bounding boxes", "",
-                  "Validation images split into thirds by the distance of the box centre from the image centre (fraction of "
-                  "half the side) and by the box area (fraction of the image). Gain of TTA (seed 0, k="
-                  f"{kmax}) in each third, with a paired bootstrap 95% interval; last row of each: the last third's gain minus "
-                  "the first third's.", "",
-                  "| model | split by | third | images | plain | TTA | gain [95% CI] |", "| --- | --- | --- | ---: | ---: | ---: | --- |"]
-        for r in boxed:
-            for feature, b in r["boxes"].items():
-                for x in b["buckets"]:
-                    lines.append(f"| {r['name']} | {feature} | {x['bucket']} | {x['n']} | {x['plain']:.1f} | {x['tta']:.1f} | "
-                                 f"{x['gain']:+.1f} [{x['lo']:+.1f}, {x['hi']:+.1f}] |")
-                d = b["last_minus_first"]
-                lines.append(f"| {r['name']} | {feature} | last − first | | | | {d['difference']:+.1f} [{d['lo']:+.1f}, {d['hi']:+.1f}] |")
-    if report["timing"]:
-        lines += ["", "## What TTA costs", "", "| dataset | model | views k | seconds per 10,000 images | views/s | × plain time |",
-                  "| --- | --- | ---: | ---: | ---: | ---: |"]
-        for d, t in report["timing"].items():
-            base = t["rows"][0]["seconds_per_10k"]
-            for x in t["rows"]:
-                lines.append(f"| {d} | {t['model']} ({t['arch']}) | {x['views'] or 'plain'} | {x['seconds_per_10k']:.2f} | "
-                             f"{x['views_per_s']:,.0f} | {x['seconds_per_10k'] / base:.1f} |")
-        timed = ", ".join(f"{t['images']:,} {d} images" for d, t in report["timing"].items())
-        lines += ["", f"Timed on {timed} "
-                      f"(`evaluate.predict`, all k views of a batch in one forward pass); on a shared machine these times "
-                      "vary, the ratio to the plain time less."]
+    return lines
+
+def _boxes_section(boxed: list[dict], kmax: str) -> list[str]:
+    "Tiny-ImageNet's gain per third of the validation set, split by box position and size."
+    lines = ["", "## Where the gain comes from: Tiny-ImageNet's bounding boxes", "",
+             "Validation images split into thirds by the distance of the box centre from the image centre (fraction of "
+             "half the side) and by the box area (fraction of the image). Gain of TTA (seed 0, k="
+             f"{kmax}) in each third, with a paired bootstrap 95% interval; last row of each: the last third's gain minus "
+             "the first third's.", "",
+             "| model | split by | third | images | plain | TTA | gain [95% CI] |", "| --- | --- | --- | ---: | ---: | ---: | --- |"]
+    for r in boxed:
+        for feature, b in r["boxes"].items():
+            for x in b["buckets"]:
+                lines.append(f"| {r['name']} | {feature} | {x['bucket']} | {x['n']} | {x['plain']:.1f} | {x['tta']:.1f} | "
+                             f"{x['gain']:+.1f} [{x['lo']:+.1f}, {x['hi']:+.1f}] |")
+            d = b["last_minus_first"]
+            lines.append(f"| {r['name']} | {feature} | last − first | | | | {d['difference']:+.1f} [{d['lo']:+.1f}, {d['hi']:+.1f}] |")
+    return lines
+
+def _cost_section(timing: dict) -> list[str]:
+    "Seconds per 10,000 images against the number of views, and the ratio to the plain time."
+    lines = ["", "## What TTA costs", "", "| dataset | model | views k | seconds per 10,000 images | views/s | × plain time |",
+             "| --- | --- | ---: | ---: | ---: | ---: |"]
+    for d, t in timing.items():
+        base = t["rows"][0]["seconds_per_10k"]
+        for x in t["rows"]:
+            lines.append(f"| {d} | {t['model']} ({t['arch']}) | {x['views'] or 'plain'} | {x['seconds_per_10k']:.2f} | "
+                         f"{x['views_per_s']:,.0f} | {x['seconds_per_10k'] / base:.1f} |")
+    timed = ", ".join(f"{t['images']:,} {d} images" for d, t in timing.items())
+    return lines + ["", f"Timed on {timed} "
+                        f"(`evaluate.predict`, all k views of a batch in one forward pass); on a shared machine these times "
+                        "vary, the ratio to the plain time less."]
+
+def report_markdown(report: dict) -> str:
+    "The markdown of a TTA `reproduce` report."
+    s = report["settings"]
+    ran = [r for r in report["rows"] if r["status"] != "skipped"]
+    reused = sum(r["status"] == "reused" for r in ran)  # a reused measurement's time was spent by an earlier call
+    reuse_note = f" ({reused} of {len(ran)} models' measurements reused from an earlier call)" if reused else ""
+    lines = [f"# Test-time augmentation at the `{report['scale']}` scale", "",
+             f"Top-1 accuracy (%) with test-time augmentation (TTA) over k random views, measured on `{report['device']}` "
+             f"({report['torch_threads']} threads) on {report['date']}; wall time {report['wall_time_s'] / 60:.1f} min{reuse_note}. "
+             f"Views: crops of scale {tuple(s['crop_scale'])} and ratio {tuple(s['crop_ratio'])} (the authors' TTA), "
+             f"resized to the model's resolution. Command: `{report['command']}`.", ""]
+    lines += _curves_section(report, ran) + [""] + _variants_section(ran, str(s["views"][-1]))
+    if boxed := [r for r in ran if "boxes" in r]: lines += _boxes_section(boxed, str(s["views"][-1]))
+    if report["timing"]: lines += _cost_section(report["timing"])
     paper = {p["dataset"]: p for p in report["paper"]}
     lines += ["", "## The paper", "", "Table 2, B-12/Wi-1024 + DA fine-tuned, without → with TTA (100 views): " + "; ".join(
         f"{d} {p['plain']} → {p['tta']} ({p['gain']:+.1f})" for d, p in paper.items()) + "."]

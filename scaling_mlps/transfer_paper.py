@@ -5,6 +5,7 @@
 # %% ../nbs/13c_transfer_paper.ipynb #9ffdde53
 from __future__ import annotations
 import math, time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from torch import nn
@@ -52,76 +53,105 @@ def _fetch_checkpoint(name: str, data_dir, registry, progress: bool) -> str | No
     except (DownloadError, ValueError, OSError) as e:  # the reason goes into a committed report: no local folders
         return str(e).replace(str(get_data_dir(data_dir).resolve()), "<data dir>").replace(str(get_data_dir(data_dir)), "<data dir>")
 
+def _base(d: str) -> str:
+    "The dataset whose test images a Table 2 column uses: ImageNet's for ImageNet-ReaL."
+    return "imagenet" if d == "imagenet_real" else d
+
+def _metric(d: str, tta: bool) -> str:
+    "The key of a Table 2 cell in `evaluate_views`' result."
+    return ("real" if d == "imagenet_real" else "top1") + ("_tta" if tta else "")
+
+@dataclass
+class _PaperCall:
+    "What the rows of one paper-scale call share: where and how it runs, and the test sets and fine-tunings done so far."
+    out: Path
+    data_dir: object
+    device: str
+    force: bool
+    progress: bool
+    verbose: bool
+    overrides: dict
+    tta: int
+    real_labels: list | None
+    test_sets: dict = field(default_factory=dict)
+    finetuned: dict = field(default_factory=dict)
+    run_info: dict = field(default_factory=dict)
+
+    def evaluate(self, model: nn.Module, d: str) -> dict:
+        "`evaluate_views` of `model` on the test set of column `d` (loaded once per call)."
+        b = _base(d)
+        if b not in self.test_sets:
+            self.test_sets[b] = load_dataset(b, "test", data_dir=self.data_dir, resolution=PAPER_DATA_RESOLUTION.get(b),
+                                             progress=self.progress)
+        return evaluate_views(model, self.test_sets[b], self.tta, self.device, self.real_labels if b == "imagenet" else None,
+                              self.progress)
+
+    def finetune(self, name: str, d: str) -> dict:
+        "Fine-tune the checkpoint `name` on column `d`'s dataset with the paper's recipe (or reuse the run), and evaluate it."
+        if (name, _base(d)) in self.finetuned: return self.finetuned[name, _base(d)]
+        cfg = transfer_config(str(hub_path(name, self.data_dir)), _base(d), "finetune", "paper", device=self.device,
+                              data_dir=None if self.data_dir is None else str(self.data_dir),
+                              data_resolution=PAPER_DATA_RESOLUTION.get(_base(d)), **self.overrides)
+        rel = Path("runs") / "table2_paper" / "finetune" / _base(d) / f"{name}-e{cfg.epochs}"
+        if self.verbose: print(f"[table2 paper] fine-tune {name} on {_base(d)}: {cfg.epochs} epochs, batch {cfg.batch_size}", flush=True)
+        res, how = run_or_reuse(cfg, self.out / rel, self.force, self.progress)
+        model, _ = load_pretrained(self.out / rel)
+        key = dict(tta=self.tta, real=self.real_labels is not None and _base(d) == "imagenet", trained=res["wall_time_s"])
+        ev, _ = cached(self.out / rel / "eval.json", key, lambda: self.evaluate(model, d))
+        self.run_info[str(rel)] = {"config": portable_config(cfg, self.out), "params": res["params"], "history": res["history"],
+                                   "wall_time_s": res["wall_time_s"], "img_per_s": res.get("img_per_s")}
+        self.finetuned[name, _base(d)] = dict(status=how, eval=ev, run_dir=str(rel), wall_time_s=res["wall_time_s"],
+                                              train_flops=res["train_flops"], changes=recipe_changes(cfg, "finetune"))
+        return self.finetuned[name, _base(d)]
+
+    def table2_row(self, t: dict, why: str | None) -> dict:
+        "The report row of the Table 2 cell `t`: fine-tuned and evaluated, or skipped for `why`."
+        row = dict(table="table2", name=t["name"], dataset=t["dataset"], key=f"{t['dataset']}/{t['name']}", paper=t["paper"],
+                   std=t["std"], tta=t["tta"], checkpoint=PAPER_CHECKPOINTS[t["name"]])
+        if why: return row | dict(status="skipped", reason=why, ours=None)
+        ft, metric = self.finetune(row["checkpoint"], t["dataset"]), _metric(t["dataset"], t["tta"])
+        return row | dict(status=ft["status"], ours=ft["eval"].get(metric), ours_no_tta=ft["eval"].get(metric.removesuffix("_tta")),
+                          ours_tta=ft["eval"].get(metric.removesuffix("_tta") + "_tta"), run_dir=ft["run_dir"],
+                          wall_time_s=ft["wall_time_s"], train_flops=ft["train_flops"], changes=ft["changes"])
+
+    def checkpoint_row(self, c: dict, file: str, why: str | None) -> dict:
+        "The report row of the authors' README cell `c`: their fine-tuned `file` evaluated as released, or skipped for `why`."
+        row = dict(table="checkpoints", name=c["name"], dataset=c["dataset"], key=f"{c['dataset']}/{c['name']}", paper=c["paper"],
+                   tta=c["tta"], checkpoint=file)
+        if why: return row | dict(status="skipped", reason=why, ours=None)
+        rel = Path("runs") / "table2_paper" / "authors" / file
+        model, _ = load_pretrained(hub_path(file, self.data_dir))
+        ev, reused = cached(self.out / rel / "eval.json", dict(tta=self.tta, real=self.real_labels is not None),
+                            lambda: self.evaluate(model, c["dataset"]))
+        return row | dict(status="reused" if reused else "ran", ours=ev.get(_metric(c["dataset"], c["tta"])), run_dir=str(rel))
+
 def paper_reproduce(out: Path, data_dir, device: str, force: bool, progress: bool, verbose: bool, datasets, registry,
-                     overrides: dict, tta: int, download: bool) -> dict:
+                    overrides: dict, tta: int, download: bool) -> dict:
+    "Table 2 and the authors' README table at the paper scale: the report (`transfer.reproduce` writes it)."
     wanted = tuple(datasets or TABLE2_DATASETS)
     for d in wanted:
         if d not in TABLE2_DATASETS: raise ValueError(f"unknown dataset {d!r}; Table 2 has {TABLE2_DATASETS}")
-    base = lambda d: "imagenet" if d == "imagenet_real" else d
-    status = {d: dataset_status(base(d), data_dir, download=download) for d in wanted}
+    status = {d: dataset_status(_base(d), data_dir, download=download) for d in wanted}
     real_labels = None
     if "imagenet_real" in wanted and status["imagenet_real"] is None:
         try: real_labels = load_real_labels(data_dir=data_dir, download=download)
         except (FileNotFoundError, DownloadError, ValueError) as e: status["imagenet_real"] = f"no ReaL labels: {e}"
-    runs_root = Path("runs") / "table2_paper"
     names = {n for n in PAPER_CHECKPOINTS.values() if n} | {f"{p}_{h}" for p in README_CHECKPOINTS.values() for h in FINETUNED_HEADS
-                                                            if any(base(d) == h for d in wanted)}
+                                                            if any(_base(d) == h for d in wanted)}
     ckpt_status = {n: _fetch_checkpoint(n, data_dir, registry, progress) for n in sorted(names)}
-    test_sets, run_info, started = {}, {}, time.time()
-    def test_data(d):
-        if base(d) not in test_sets:
-            test_sets[base(d)] = load_dataset(base(d), "test", data_dir=data_dir, resolution=PAPER_DATA_RESOLUTION.get(base(d)),
-                                              progress=progress)
-        return test_sets[base(d)]
-    finetuned = {}
-    def finetune_run(name: str, d: str) -> dict:
-        if (name, base(d)) in finetuned: return finetuned[name, base(d)]
-        cfg = transfer_config(str(hub_path(name, data_dir)), base(d), "finetune", "paper", device=device,
-                              data_dir=None if data_dir is None else str(data_dir),
-                              data_resolution=PAPER_DATA_RESOLUTION.get(base(d)), **overrides)
-        rel = runs_root / "finetune" / base(d) / f"{name}-e{cfg.epochs}"
-        if verbose: print(f"[table2 paper] fine-tune {name} on {base(d)}: {cfg.epochs} epochs, batch {cfg.batch_size}", flush=True)
-        res, how = run_or_reuse(cfg, out / rel, force, progress)
-        model, _ = load_pretrained(out / rel)
-        key = dict(tta=tta, real=real_labels is not None and base(d) == "imagenet", trained=res["wall_time_s"])
-        ev, _ = cached(out / rel / "eval.json", key, lambda: evaluate_views(
-            model, test_data(d), tta, device, real_labels if base(d) == "imagenet" else None, progress))
-        run_info[str(rel)] = {"config": portable_config(cfg, out), "params": res["params"], "history": res["history"],
-                              "wall_time_s": res["wall_time_s"], "img_per_s": res.get("img_per_s")}
-        finetuned[name, base(d)] = dict(status=how, eval=ev, run_dir=str(rel), wall_time_s=res["wall_time_s"],
-                                        train_flops=res["train_flops"], changes=recipe_changes(cfg, "finetune"))
-        return finetuned[name, base(d)]
-    rows = []
-    for t in TABLE2:
-        if t["dataset"] not in wanted: continue
-        name, d = PAPER_CHECKPOINTS[t["name"]], t["dataset"]
-        row = dict(table="table2", name=t["name"], dataset=d, key=f"{d}/{t['name']}", paper=t["paper"], std=t["std"],
-                   tta=t["tta"], checkpoint=name)
-        why = NO_CHECKPOINT if name is None else status[d] or ckpt_status[name]
-        if why: rows.append(row | dict(status="skipped", reason=why, ours=None)); continue
-        ft = finetune_run(name, d)
-        metric = ("real" if d == "imagenet_real" else "top1") + ("_tta" if t["tta"] else "")
-        rows.append(row | dict(status=ft["status"], ours=ft["eval"].get(metric), ours_no_tta=ft["eval"].get(metric.removesuffix("_tta")),
-                               ours_tta=ft["eval"].get(metric.removesuffix("_tta") + "_tta"), run_dir=ft["run_dir"],
-                               wall_time_s=ft["wall_time_s"], train_flops=ft["train_flops"], changes=ft["changes"]))
+    call, started = _PaperCall(out, data_dir, device, force, progress, verbose, overrides, tta, real_labels), time.time()
+    rows = [call.table2_row(t, NO_CHECKPOINT if PAPER_CHECKPOINTS[t["name"]] is None
+                            else status[t["dataset"]] or ckpt_status[PAPER_CHECKPOINTS[t["name"]]])
+            for t in TABLE2 if t["dataset"] in wanted]
     for c in CHECKPOINT_TABLE:
         if c["dataset"] not in wanted: continue
-        d, file = c["dataset"], f"{README_CHECKPOINTS[c['name']]}_{base(c['dataset'])}"
-        row = dict(table="checkpoints", name=c["name"], dataset=d, key=f"{d}/{c['name']}", paper=c["paper"], tta=c["tta"],
-                   checkpoint=file)
-        why = (f"the authors released no checkpoint fine-tuned on {d}" if base(d) not in FINETUNED_HEADS
+        d, file = c["dataset"], f"{README_CHECKPOINTS[c['name']]}_{_base(c['dataset'])}"
+        why = (f"the authors released no checkpoint fine-tuned on {d}" if _base(d) not in FINETUNED_HEADS
                else status[d] or ckpt_status.get(file))
-        if why: rows.append(row | dict(status="skipped", reason=why, ours=None)); continue
-        rel = runs_root / "authors" / file
-        model, _ = load_pretrained(hub_path(file, data_dir))
-        ev, reused = cached(out / rel / "eval.json", dict(tta=tta, real=real_labels is not None), lambda: evaluate_views(
-            model, test_data(d), tta, device, real_labels if base(d) == "imagenet" else None, progress))
-        metric = ("real" if d == "imagenet_real" else "top1") + ("_tta" if c["tta"] else "")
-        rows.append(row | dict(status="reused" if reused else "ran", ours=ev.get(metric), run_dir=str(rel)))
+        rows.append(call.checkpoint_row(c, file, why))
     return dict(table="table2", **report_header("paper", device),
                 wall_time_s=round(time.time() - started, 1), command="scaling-mlps reproduce table2 --scale paper",
                 tta_views=tta, rows=rows, skipped={d: why for d, why in status.items() if why is not None},
                 checkpoints={n: why or "ready" for n, why in ckpt_status.items()}, compute_unit=COMPUTE_UNIT,
                 overrides={k: [getattr(transfer_config("x", "cifar10", "finetune", "paper"), k, None), v] for k, v in overrides.items()},
-                runs=run_info)
-
+                runs=call.run_info)
