@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 
 from .paper import COMPUTE_UNIT, paper_number
-from .scales import PAPER_PROBE_LR
 from .results import fmt_time
 
 # %% auto #0
@@ -57,7 +56,7 @@ def _claim_augmentation(r: dict) -> str:
            f"chapter 1's @1000E and @5000E rows" if s10 and s50 else "")
         + f"; the paper: {p_no:.1f}% vs {p_s10:.1f}% and {p_s50:.1f}%, worse).")
 
-def _claim_linear(r: dict) -> str:
+def _claim_linear(r: dict, report: dict) -> str:
     "Claim 3 (appendix A.3): a linear probe is somewhat worse than fine-tuning."
     ft, lp = r["finetune/DA"], r["linear/DA"]
     d = lp["ours"] - ft["ours"]
@@ -67,7 +66,8 @@ def _claim_linear(r: dict) -> str:
     if "linear/noDA" in r and "finetune/noDA" in r:
         text += f"; without DA {r['linear/noDA']['ours']:.1f}% against {r['finetune/noDA']['ours']:.1f}%"
     if "linear/DA@paper-lr" in r:
-        text += (f". With the paper's probe lr {PAPER_PROBE_LR:g} the same probe reaches {r['linear/DA@paper-lr']['ours']:.1f}% "
+        paper_lr = report["runs"][r["linear/DA@paper-lr"]["run_dir"]]["config"]["lr"]  # the paper's (appendix A.3), as it ran
+        text += (f". With the paper's probe lr {paper_lr:g} the same probe reaches {r['linear/DA@paper-lr']['ours']:.1f}% "
                  f"in {r['linear/DA@paper-lr']['epochs']} epochs")
     return (text + ". The paper (appendix A.3) calls its linear-probe results 'very strong'; the first author, asked "
                         "why only fine-tuned checkpoints were released, wrote that linear transfer was 'always a bit worse' "
@@ -93,7 +93,7 @@ def findings(report: dict) -> str:
         return "No transfer ran: " + "; ".join(f"{d}: {why}" for d, why in report["skipped"].items()) + "."
     lines = [_claim_pretraining(r, report)]
     if "finetune/noDA" in r: lines.append(_claim_augmentation(r))
-    if "linear/DA" in r: lines.append(_claim_linear(r))
+    if "linear/DA" in r: lines.append(_claim_linear(r, report))
     if (more := _more_data(r, report)) is not None: lines.append(more)
     return "\n".join(lines)
 

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from .core import compute_dtype, default_device, get_data_dir, sha256sum
 from .augment import tta_views
 from .loader import DeviceLoader
-from .data import DATASETS as DATA_SPECS, ImageData, load_dataset
+from .data import DATASETS, ImageData, load_dataset
 from .evaluate import TTA_AVERAGES, TTA_CROP_RATIO, TTA_CROP_SCALE, predict
 from .hub import load_pretrained
 from .data_status import dataset_status
@@ -278,7 +278,7 @@ def _measure_entry(e: dict, dataset: str, scale: str, settings: dict, out: Path,
     data_res = e["config"].get("data_resolution")
     data = load_test_images(dataset, data_res, data_dir, settings["n_test"], progress)
     full_data = None
-    if data_res is not None and data_res < DATA_SPECS[dataset][2]:  # trained on a down-scaled copy
+    if data_res is not None and data_res < DATASETS[dataset][2]:  # trained on a down-scaled copy (data.DATASETS: mean, std, resolution)
         if dataset not in full: full[dataset] = load_test_images(dataset, None, data_dir, settings["n_test"], progress)
         full_data = full[dataset]
     checkpoint = Path(e["checkpoint"])
