@@ -18,64 +18,15 @@ from .data import load_dataset, balanced_subset, resize_images
 from .evaluate import evaluate
 from .train import TrainConfig
 from .data_status import dataset_status
-from .paper import PAPER_EXPONENTS, TABLE5_ARCHS, N_IMAGENET21K, COMPUTE_UNIT
-from .scales import resolve_scale
+from .paper import PAPER_EXPONENTS, COMPUTE_UNIT
+from .scales import GRIDS, RECIPE, resolve_scale, grid_configs
 from .runs import run_or_reuse, cached, initial_model, first_layer_stats, FIRST_LAYER_UNITS, report_header
 from .results import write_report
 from .probe import PROBE, body_features, linear_probe_lbfgs
 from .laws import pareto_frontier, scaling_fits
 
 # %% auto #0
-__all__ = ['GRIDS', 'RECIPE', 'PAPER_GRID_SOURCES', 'grid_configs', 'paper_grid_table', 'reproduce']
-
-# %% ../nbs/14_scaling.ipynb #2df0d912
-GRIDS = {  # the grid of pre-training runs and its downstream task, per scale
-    "paper": dict(dataset="imagenet21k", resolution=64, data_resolution=None, archs=TABLE5_ARCHS,
-                  n_train=tuple(N_IMAGENET21K // 2 ** k for k in (4, 3, 2, 1, 0)),  # subset sizes: ours (not in FACTS.md)
-                  epochs=(50, 100, 200, 400, 800), batch_size=16_384, lr=1e-5,
-                  downstream="cifar100", probe_n_train=None, probe_n_test=None),
-    "laptop": dict(dataset="tinyimagenet", resolution=32, data_resolution=32,
-                   archs=("B_2-Wi_64", "B_4-Wi_64", "B_2-Wi_128", "B_4-Wi_128", "B_2-Wi_256", "B_4-Wi_256"),
-                   n_train=(6_250, 12_500, 25_000, 50_000, 100_000), epochs=(1, 2, 4, 8, 16), batch_size=256, lr=1e-4,
-                   downstream="cifar10", probe_n_train=None, probe_n_test=None),
-    "ci": dict(dataset="tinyimagenet", resolution=32, data_resolution=32,
-               archs=("B_1-Wi_16", "B_1-Wi_32", "B_2-Wi_32"), n_train=(400, 800), epochs=(1, 2), batch_size=64, lr=1e-3,
-               downstream="cifar10", probe_n_train=2000, probe_n_test=1000),
-}
-RECIPE = dict(optimizer="lion", weight_decay=0.001, scheduler="none", warmup_epochs=0.0, label_smoothing=0.3,
-              augment=True, mixup=0.8, crop_scale=(0.08, 1.0), crop_ratio=(3 / 4, 4 / 3), flip=True, clip_grad=None,
-              seed=0)  # the paper's pre-training recipe for the scaling grid (FACTS.md, "Scaling laws")
-
-def grid_configs(scale: str = "auto", **overrides) -> list[TrainConfig]:
-    "One `TrainConfig` per (model, subset) of the grid at `scale`: trained for the longest T, saving the weights at every T."
-    grid = GRIDS[resolve_scale(scale)]
-    longest = max(grid["epochs"])
-    return [TrainConfig(dataset=grid["dataset"], arch=arch, resolution=grid["resolution"],
-                        data_resolution=grid["data_resolution"], epochs=longest, save_epochs=tuple(grid["epochs"]),
-                        eval_every=longest, batch_size=grid["batch_size"], lr=grid["lr"], n_train=n, **RECIPE, **overrides)
-            for arch in grid["archs"] for n in grid["n_train"]]
-
-# %% ../nbs/14_scaling.ipynb #be04373b
-PAPER_GRID_SOURCES = [  # (setting, value at the paper scale, source)
-    ("models", ", ".join(TABLE5_ARCHS), "paper Table 5 (FACTS.md, Models)"),
-    ("pre-training data", "ImageNet-21k at 64 px, sub-sampled proportionally across classes", "paper §4.4 (FACTS.md, Scaling laws)"),
-    ("subset sizes N", ", ".join(f"{n:,}" for n in GRIDS["paper"]["n_train"]),
-     "ours: a doubling ladder down from the full 11,801,680 (the sizes are not in FACTS.md)"),
-    ("epochs T", ", ".join(map(str, GRIDS["paper"]["epochs"])), "paper §4.4 (FACTS.md, Scaling laws)"),
-    ("batch size", "16,384", "paper §4.4 (FACTS.md, Scaling laws)"),
-    ("optimizer, lr, weight decay", "LION, 1e-5, 0.001; constant lr", "paper §4.4 (FACTS.md); constant lr: the authors' code default"),
-    ("label smoothing, MixUp", "0.3, 0.8", "paper (FACTS.md, Scaling laws and Data)"),
-    ("crops, flips", "scale (0.08, 1), ratio (3/4, 4/3); horizontal flips", "paper (FACTS.md, Data)"),
-    ("downstream error", "linear probe on CIFAR-100, no TTA", "paper Fig. 1 (FACTS.md, Scaling laws)"),
-    ("linear probe", "ours: a linear head fitted on the frozen body's features (see below)",
-     "the paper: LION, lr 1e-5, 50 epochs through the frozen body (FACTS.md, Fine-tuning)"),
-    ("compute", "C = FLOP(f) · 3 · N · T, one FLOP per multiply-add", "paper (FACTS.md); fvcore's rule, as the authors' code"),
-]
-
-def paper_grid_table() -> str:
-    "The paper-scale grid as a markdown table, with a source for every setting."
-    return "\n".join(["| setting | paper scale | source |", "| --- | --- | --- |"]
-                     + [f"| {s} | {v} | {src} |" for s, v, src in PAPER_GRID_SOURCES])
+__all__ = ['reproduce']
 
 # %% ../nbs/14_scaling.ipynb #35d99232
 def _run_name(cfg: TrainConfig) -> str:

@@ -23,24 +23,18 @@ from .evaluate import TTA_AVERAGES, TTA_CROP_RATIO, TTA_CROP_SCALE, predict
 from .hub import load_pretrained
 from .data_status import dataset_status
 from .paper import paper_tta_numbers
-from .scales import resolve_scale, row_config, logged_run
+from .scales import TTA_VIEWS, TTA_SCALES, resolve_scale, row_config, logged_run
 from .runs import config_dict, portable_config, run_folder, run_or_reuse, same_config, cached, report_header
 from .results import write_report
 from .report_tta import MAIN_VARIANT, slug, report_markdown, plot_tta
 
 # %% auto #0
-__all__ = ['TTA_VIEWS', 'TTA_DATASETS', 'TTA_SCALES', 'TTA_VARIANTS', 'TTA_MODELS', 'TINY_SIDE', 'resolve_models', 'view_logits',
-           'tta_correct', 'measure_model', 'gain_ci', 'gain_difference_ci', 'tiny_val_boxes', 'box_features',
-           'terciles', 'bucket_gains', 'time_tta', 'load_test_images', 'reproduce']
+__all__ = ['TTA_DATASETS', 'TTA_VARIANTS', 'TTA_MODELS', 'TINY_SIDE', 'resolve_models', 'view_logits', 'tta_correct',
+           'measure_model', 'gain_ci', 'gain_difference_ci', 'tiny_val_boxes', 'box_features', 'terciles',
+           'bucket_gains', 'time_tta', 'load_test_images', 'reproduce']
 
 # %% ../nbs/16_tta.ipynb #6b321d79
-TTA_VIEWS = (1, 2, 5, 10, 20, 50, 100)  # up to the paper's 100 (§4.3); the smaller ones trace the curve
 TTA_DATASETS = ("cifar10", "tinyimagenet")
-TTA_SCALES = {  # seeds of the view sampling, test images (None: all), views, test images timed per number of views
-    "paper": dict(seeds=3, n_test=None, views=TTA_VIEWS, time_images=10_000),
-    "laptop": dict(seeds=3, n_test=None, views=TTA_VIEWS, time_images=2_000),
-    "ci": dict(seeds=2, n_test=300, views=(1, 2, 5, 10), time_images=100),
-}
 TTA_VARIANTS = {  # name: (flip, seeds: None = the scale's, view source: 'stored' or 'full' resolution)
     "crops + flips": (True, None, "stored"),   # the authors' TTA: the main curve
     "crops only": (False, 1, "stored"),
