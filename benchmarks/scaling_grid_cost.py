@@ -37,7 +37,9 @@ def main() -> None:
     import scaling_mlps.bench as T
     from scaling_mlps.models import get_model
     from scaling_mlps.evaluate import evaluate
-    from scaling_mlps.scaling import GRIDS, _probe_data, body_features, linear_probe
+    from scaling_mlps.scales import GRIDS
+    from scaling_mlps.scaling import _probe_data
+    from scaling_mlps.probe import body_features, linear_probe_lbfgs as linear_probe
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
     T.time.perf_counter = clock  # measure_throughput's clock
     divide = args.speedup if args.clock == "cpu" else 1.0

@@ -2,7 +2,7 @@
 """Time one Table 1 row at the paper's settings on this machine and project the whole row.
 
 Default row: "B-MLP + DA @1000E" on CIFAR-10 (B_6-Wi_1024, 32 px, batch 4096, LION lr 5e-5, label smoothing 0.3,
-MixUp 0.8, random resized crops and flips; `experiments.row_config(row, "paper")`), with `torch.compile` and bf16
+MixUp 0.8, random resized crops and flips; `scales.row_config(row, "paper")`), with `torch.compile` and bf16
 on a GPU. It trains until the row's epochs are done or `--max-seconds` have passed (then it stops after that
 epoch, through `train`'s callback), and reports seconds per epoch (median of the epochs after the first, which
 includes compilation), images/s, achieved TFLOP/s (2 FLOPs per multiply-add), the projected training time of 1000
@@ -21,13 +21,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cifar_data import cifar10  # noqa: E402
 from scaling_mlps.compute import forward_flops  # noqa: E402
 from scaling_mlps.evaluate import evaluate  # noqa: E402
-from scaling_mlps.experiments import find_row, row_config  # noqa: E402
+from scaling_mlps.scales import find_row, row_config  # noqa: E402
 from scaling_mlps.train import atomic_save, train  # noqa: E402
 
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--row", default="cifar10/B-MLP-DA-1000E", help="a Table 1 key of scaling_mlps.experiments")
+    p.add_argument("--row", default="cifar10/B-MLP-DA-1000E", help="a Table 1 key of scaling_mlps.paper.TABLE1")
     p.add_argument("--epochs", type=int, default=None, help="default: the row's")
     p.add_argument("--max-seconds", type=float, default=75.0, help="stop after the epoch that passes this much training")
     p.add_argument("--eval-every", type=int, default=100)

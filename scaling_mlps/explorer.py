@@ -22,7 +22,7 @@ from .compute import PAPER_FLOPS_PER_MAC, count_parameters, forward_flops
 from .data import ImageData, load_dataset, balanced_subset
 from .train import TrainConfig, train
 from .viz import first_layer_mosaic, high_frequency_fraction
-from .experiments import initial_model
+from .runs import initial_model
 
 # %% auto #0
 __all__ = ['KINDS', 'DATASET_NAMES', 'TRAIN_SIZES', 'RESOLUTION', 'BATCH_SIZE', 'WIDTHS', 'DEPTHS', 'EXPANSIONS', 'N_TRAIN',

@@ -4,10 +4,11 @@
 
 # %% ../nbs/17_real.ipynb #ac6e0a8c
 from __future__ import annotations
-import collections, datetime, json, os, time
+import collections, os, time
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -16,13 +17,16 @@ from .data import (IMAGENET_VAL_IMAGES, IMAGENET_VAL_LABELS, ImageData, imagenet
                                read_imagenet_val_labels, load_dataset)
 from .metrics import REAL_URL, load_real_labels, real_accuracy
 from .evaluate import PAPER_TTA_VIEWS, TTA_CROP_SCALE, TTA_CROP_RATIO, predict
-from .hub import CHECKPOINTS, load_pretrained
-from .experiments import CHECKPOINT_TABLE, TABLE2, resolve_scale
+from .hub import load_pretrained
+from .paper import paper_real_numbers
+from .scales import resolve_scale
+from .runs import FIRST_LAYER_UNITS, report_header
+from .results import write_report
+from .report_real import report_markdown, plot_real
 
 # %% auto #0
 __all__ = ['DEFAULT_CHECKPOINT', 'load_original_labels', 'write_val_labels', 'imagenet_class_names', 'label_set_stats',
-           'class_disagreement', 'real_labels_for', 'real_scores', 'evaluate_real', 'paper_real_numbers',
-           'report_markdown', 'plot_real', 'reproduce']
+           'class_disagreement', 'real_labels_for', 'real_scores', 'evaluate_real', 'reproduce']
 
 # %% ../nbs/17_real.ipynb #a1e033b5
 DEFAULT_CHECKPOINT = "B_12-Wi_1024_res_64_in21k_imagenet"  # the authors' B-12/Wi-1024, pre-trained on IN-21k, fine-tuned on ImageNet
@@ -120,18 +124,6 @@ def evaluate_real(model: nn.Module, data: ImageData, real: Sequence[Sequence[int
                      seed=seed, progress=progress)
     return real_scores(scores, data.labels, lists) | dict(tta=tta, average=average if tta else None)
 
-# %% ../nbs/17_real.ipynb #802416ff
-def paper_real_numbers() -> list[dict]:
-    "ImageNet and ReaL top-1 (%) of the fine-tuned B-12/Wi-1024 in the paper's Table 2 and the authors' README, without and with TTA."
-    rows = []
-    for source, table, names in (("paper, Table 2", TABLE2, ("B-12/Wi-1024 + DA", "B-12/Wi-1024 + DA + TTA")),
-                                 ("authors' README", CHECKPOINT_TABLE, ("B_12-Wi_1024", "B_12-Wi_1024 + TTA"))):
-        for name in names:
-            acc = {r["dataset"]: r["paper"] for r in table if r["name"] == name}
-            rows.append(dict(source=source, name=name, tta=PAPER_TTA_VIEWS if "TTA" in name else 0,
-                             imagenet=acc["imagenet"], real=acc["imagenet_real"]))
-    return rows
-
 # %% ../nbs/17_real.ipynb #21eb6be8
 def _imagenet_val_status(data_dir) -> str | None:
     "None if an ImageNet validation folder is in the data directory, else why not."
@@ -140,8 +132,10 @@ def _imagenet_val_status(data_dir) -> str | None:
     return ("ImageNet's validation images are not in the data directory (looked for `<data dir>/imagenet/val/`, class "
             "folders or the flat ILSVRC2012 layout); there is no public download: put them there")
 
-def _model_rows(scale: str, checkpoint: str, tta: int, data_dir, device, progress: bool, verbose: bool) -> tuple[list[dict], str | None]:
-    "The checkpoint's rows (without and with TTA), evaluated at the paper scale where the data and checkpoint are here."
+def _model_rows(scale: str, checkpoint: str, tta: int, data_dir, device, progress: bool, verbose: bool
+                ) -> tuple[list[dict], str | None, dict]:
+    """The checkpoint's rows (without and with TTA), evaluated at the paper scale where the data and checkpoint are here,
+    and its first layer's first units ({'W': float16 array, 'resolution'}; empty when not evaluated): the chapter ends with them."""
     rows = [dict(name=checkpoint, tta=t, status="skipped") for t in (0, tta)]
     why = None
     if scale != "paper":
@@ -153,7 +147,9 @@ def _model_rows(scale: str, checkpoint: str, tta: int, data_dir, device, progres
         except (FileNotFoundError, KeyError, ValueError, DownloadError) as e: why = f"the checkpoint {checkpoint} is not available: {e}"
     if why is not None:
         for r in rows: r["reason"] = why
-        return rows, why
+        return rows, why, {}
+    first = dict(W=model.linear_in.weight[:FIRST_LAYER_UNITS].detach().float().cpu().numpy().astype(np.float16),
+                 resolution=info["resolution"])
     device = default_device(device); model.to(device)
     data = load_dataset("imagenet", "test", data_dir=data_dir, resolution=info["resolution"], progress=progress)
     real = load_real_labels(data_dir=data_dir)
@@ -162,82 +158,7 @@ def _model_rows(scale: str, checkpoint: str, tta: int, data_dir, device, progres
         if verbose: print(f"[real] {checkpoint}: {len(data):,} images, {r['tta']} TTA views", flush=True)
         r |= evaluate_real(model, data, real, resolution=info["resolution"], tta=r["tta"], device=device, progress=progress)
         r |= dict(status="ran", arch=info["arch"], resolution=info["resolution"], wall_time_s=round(time.time() - started, 1))
-    return rows, None
-
-# %% ../nbs/17_real.ipynb #dcab53b5
-def _pct(x: float | None, digits: int = 1) -> str: return "—" if x is None else f"{100 * x:.{digits}f}"
-
-def report_markdown(report: dict) -> str:
-    "The markdown of a `reproduce` report."
-    s = report["labels"]
-    lines = [f"# ImageNet-ReaL at the `{report['scale']}` scale", "",
-        f"The ReaL labels (Beyer et al. 2020) against ImageNet's original validation labels, and ReaL accuracy of a "
-        f"checkpoint, measured on `{report['device']}` on {report['date']}. Command: `{report['command']}`.", "",
-        "## The two label sets (no model involved)", "", "| quantity | images | share |", "| --- | ---: | ---: |",
-        f"| validation images | {s['images']:,} | |",
-        f"| empty ReaL list (not scored) | {s['empty']:,} | {_pct(s['empty'] / s['images'])}% |",
-        f"| scored (non-empty list) | {s['labelled']:,} | {_pct(s['labelled'] / s['images'])}% |",
-        f"| scored, more than one ReaL label | {s['multi']:,} | {_pct(s['multi'] / s['labelled'])}% of scored |"]
-    if "original_in_real" in s:
-        lines += [f"| scored, original label in the ReaL list | {s['original_in_real']:,} | {_pct(s['original_real_accuracy'])}% of scored |",
-                  f"| scored, original label not in the ReaL list | {s['original_not_in_real']:,} | "
-                  f"{_pct(1 - s['original_real_accuracy'])}% of scored |",
-                  f"| scored, ReaL list is exactly the original label | {s['original_alone']:,} | "
-                  f"{_pct(s['original_alone'] / s['labelled'])}% of scored |", "",
-                  f"A model that always predicts the original label scores **{_pct(s['original_real_accuracy'])}%** ReaL "
-                  f"accuracy ({_pct(s['original_real_accuracy_all'])}% if the {s['empty']:,} empty lists count as misses, "
-                  f"as the authors' code averages)."]
-    lines += ["", "ReaL list sizes: " + ", ".join(f"{k} labels: {v:,}" for k, v in s["sizes"].items()) + "."]
-    if report.get("disagreement"):
-        lines += ["", "## Classes whose original label the raters most often rejected", "",
-                  "| original class | scored images | original not in ReaL | ReaL labels given instead (images) |",
-                  "| --- | ---: | ---: | --- |"]
-        lines += [f"| {r['name']} ({r['label']}) | {r['scored']} | {r['disagree']} ({_pct(r['share'], 0)}%) | "
-                  + ", ".join(f"{i['name']} ({i['images']})" for i in r["instead"]) + " |" for r in report["disagreement"]]
-    lines += ["", "## A checkpoint under both label sets", "",
-              "| model | TTA views | ImageNet top-1 (paper) | ReaL (paper) | ImageNet top-1 (ours) | ReaL (ours) | ReaL, empty lists as misses (ours) |",
-              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    paper = {r["tta"]: r for r in report["paper"] if r["source"] == "paper, Table 2"}
-    for r in report["rows"]:
-        p = paper.get(r["tta"], {})
-        ours = ("skipped¹", "", "") if r["status"] == "skipped" else (_pct(r["original_acc"]), _pct(r["real_acc"]), _pct(r["real_acc_all_images"]))
-        lines.append(f"| {r['name']} | {r['tta']} | {p.get('imagenet', '—')} | {p.get('real', '—')} | " + " | ".join(ours) + " |")
-    readme = {r["tta"]: r for r in report["paper"] if r["source"] == "authors' README"}
-    lines += ["", "Paper: Table 2 (mean of 3 runs); the authors' README gives " + "; ".join(
-        f"{r['imagenet']} / {r['real']} with {t} TTA views" for t, r in readme.items()) + "."]
-    if report["skipped"]:
-        lines += ["", "¹ Skipped:"] + [f"- {k}: {why}" for k, why in report["skipped"].items()]
-    return "\n".join(lines) + "\n"
-
-# %% ../nbs/17_real.ipynb #c222a616
-def plot_real(report: dict, out: str | os.PathLike | None = None, top: int = 12):
-    "Three panels: ReaL list sizes, the classes whose original label was most often rejected, and ImageNet vs ReaL top-1."
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), gridspec_kw=dict(width_ratios=(1, 1.4, 1.1)))
-    s = report["labels"]
-    ax = axes[0]; ks = list(s["sizes"]); ax.bar([str(k) for k in ks], [s["sizes"][k] for k in ks], color="tab:blue")
-    ax.set_yscale("log"); ax.set_xlabel("labels in the ReaL list"); ax.set_ylabel("validation images")
-    ax.set_title("ReaL list sizes (0: not scored)", fontsize=10)
-    ax = axes[1]; rows = (report.get("disagreement") or [])[:top][::-1]
-    if rows:
-        ax.barh([f"{r['name']}" for r in rows], [100 * r["share"] for r in rows], color="tab:red")
-        ax.set_xlabel("% of scored images whose original label is not in the ReaL list")
-        ax.set_title("classes whose original label was most often rejected", fontsize=10)
-        ax.tick_params(axis="y", labelsize=8)
-    else: ax.text(0.5, 0.5, "needs the original labels", ha="center"); ax.axis("off")
-    ax = axes[2]
-    bars = [(f"paper\n{'TTA' if r['tta'] else 'no TTA'}", r["imagenet"], r["real"]) for r in report["paper"] if r["source"] == "paper, Table 2"]
-    bars += [(f"ours\n{'TTA' if r['tta'] else 'no TTA'}", 100 * r["original_acc"], 100 * r["real_acc"]) for r in report["rows"] if r["status"] != "skipped"]
-    if "original_real_accuracy" in s: bars.append(("always the\noriginal label", 100.0, 100 * s["original_real_accuracy"]))
-    x = torch.arange(len(bars)).float()
-    ax.bar(x - 0.2, [b[1] for b in bars], 0.4, label="ImageNet (original labels)", color="tab:gray")
-    ax.bar(x + 0.2, [b[2] for b in bars], 0.4, label="ReaL", color="tab:green")
-    for xi, b in zip(x.tolist(), bars): ax.text(xi + 0.2, b[2] + 1, f"{b[2]:.1f}", ha="center", fontsize=7)
-    ax.set_xticks(x.tolist(), [b[0] for b in bars], fontsize=8); ax.set_ylabel("top-1 accuracy (%)"); ax.set_ylim(0, 110)
-    ax.legend(fontsize=7, loc="upper left"); ax.set_title("B-12/Wi-1024 fine-tuned on ImageNet", fontsize=10)
-    fig.tight_layout()
-    if out is not None: fig.savefig(out, dpi=110, bbox_inches="tight")
-    return fig
+    return rows, None, first
 
 # %% ../nbs/17_real.ipynb #3f5930e8
 def reproduce(scale: str = "auto", data_dir: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
@@ -255,17 +176,15 @@ def reproduce(scale: str = "auto", data_dir: str | os.PathLike | None = None, ou
                                                       "imagenet_val_labels.txt`); see the real notebook for where it comes from")
     stats = label_set_stats(real, original)
     disagreement = class_disagreement(real, original, imagenet_class_names(), top=top) if original is not None else []
-    rows, why = _model_rows(scale, checkpoint, tta, data_dir, device, progress, verbose)
+    rows, why, first = _model_rows(scale, checkpoint, tta, data_dir, device, progress, verbose)
     if why is not None: skipped["imagenet"] = why
-    report = dict(table="real", scale=scale, device=str(default_device(device)),
-                  date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    report = dict(table="real", **report_header(scale, str(default_device(device))),
                   wall_time_s=round(time.time() - started, 1), command=f"scaling-mlps reproduce real --scale {scale}",
                   real_url=REAL_URL, labels=stats, disagreement=disagreement, rows=rows, paper=paper_real_numbers(),
                   skipped=skipped,  # below the paper scale the label sets are the result; at the paper scale, the checkpoint's rows
                   measured=(["the ReaL label sets"] + (["against the original labels"] if original is not None else [])) if scale != "paper" else [])
-    out.mkdir(parents=True, exist_ok=True)
-    (out/f"real_{scale}.json").write_text(json.dumps(report, indent=1))
-    (out/f"real_{scale}.md").write_text(report_markdown(report))
+    if first: report["first_layer"] = dict(file=f"real_{scale}_first_layer.npz", checkpoint=checkpoint, resolution=first["resolution"])
+    write_report(out, "real", scale, report, report_markdown(report), arrays={"W": first["W"]} if first else None)
     import matplotlib.pyplot as plt
     plt.close(plot_real(report, out/f"real_{scale}.png"))
     if verbose: print(report_markdown(report))

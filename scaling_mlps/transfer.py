@@ -4,135 +4,32 @@
 
 # %% ../nbs/13b_transfer.ipynb #2f3c94d0
 from __future__ import annotations
-import dataclasses, datetime, functools, hashlib, http.server, json, math, os, re, shutil, threading, time
+import dataclasses, math, os, time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .core import default_device, get_data_dir, DownloadError
+from .core import default_device
 from .models import get_model
 from .compute import forward_flops, training_flops
-from .data import load_dataset
-from .loader import DeviceLoader
-from .evaluate import predict, PAPER_TTA_VIEWS
-from .metrics import load_real_labels, real_accuracy
-from .hub import CHECKPOINTS, HubCheckpoint, download_checkpoint, load_hub_checkpoint, hub_path, load_pretrained
-from .train import TrainConfig, train, transfer_model, make_optimizer, lr_factor
-from .finetune import FINETUNE_DEFAULTS, LINEAR_PROBE_DEFAULTS, finetune_config
-from . import experiments as ex
-from .experiments import (TABLE1, TABLE2, TABLE2_DATASETS, CHECKPOINT_TABLE, SCALE_CHANGES, COMPUTE_UNIT,
-                                      NUM_CLASSES, resolve_scale, row_config, dataset_status, _portable_config)
-from .viz import high_frequency_fraction
-from .scaling import body_features
+from .train import TrainConfig
+from .data_status import dataset_status
+from .paper import COMPUTE_UNIT, NUM_CLASSES, paper_number
+from .scales import TRANSFER_SCALES, PAPER_PROBE_LR, resolve_scale, row_config, logged_run, transfer_config, recipe_changes
+from .runs import (run_name, run_folder, run_or_reuse, extend_run, portable_config, epoch_entry, epoch_share,
+                               percent, first_layer, first_layer_stats, first_layer_summary, FIRST_LAYER_UNITS, report_header)
+from .results import write_report
+from .probe import linear_probe_epochs
+from .report_table2 import report_markdown, plot_transfer
 
 # %% auto #0
-__all__ = ['TRANSFER_SCALES', 'PAPER_PROBE_LR', 'TRANSFER_SETTINGS', 'TRAIN_SIZES', 'UPSTREAM', 'TEST_SIZES', 'FIRST_LAYER_RUNS',
-           'FIRST_LAYER_FINETUNED', 'PAPER_CHECKPOINTS', 'NO_CHECKPOINT', 'README_CHECKPOINTS', 'FINETUNED_HEADS',
-           'PAPER_DATA_RESOLUTION', 'paper_number', 'transfer_config', 'transfer_settings_table', 'PlannedRun',
-           'pretrain_config', 'scratch_config', 'planned_flops', 'equal_compute_epoch', 'transfer_plan', 'linear_probe',
-           'measured_rates', 'estimate_seconds', 'run_planned', 'small_scale_rows', 'pretrained_models',
-           'finetune_first_layer', 'committed_finetune_delta', 'findings', 'report_markdown', 'transfer_curves',
-           'transfer_gain', 'plot_transfer', 'real_order', 'evaluate_views', 'paper_report_markdown', 'reproduce',
-           'serve_folder', 'toy_registry']
-
-# %% ../nbs/13b_transfer.ipynb #69eb4c09
-def paper_number(row: str, dataset: str, table: str = "table2") -> float:
-    "The paper's top-1 (%) of `row` on `dataset` in Table 2 ('table2'), Table 1 ('table1', by row name) or the authors' README ('checkpoints')."
-    rows = {"table2": TABLE2, "table1": TABLE1, "checkpoints": CHECKPOINT_TABLE}[table]
-    for r in rows:
-        if r["name"] == row and r["dataset"] == dataset: return r["paper"]
-    raise KeyError(f"no {table} cell ({row!r}, {dataset!r}); rows: {sorted({r['name'] for r in rows})}, "
-                   f"datasets: {sorted({r['dataset'] for r in rows})}")
-
-# %% ../nbs/13b_transfer.ipynb #d9f21635
-TRANSFER_SCALES = {  # what each scale changes in the paper's fine-tuning (FINETUNE_DEFAULTS) and linear probe (LINEAR_PROBE_DEFAULTS)
-    "paper": dict(finetune={}, linear={}, tta=PAPER_TTA_VIEWS),
-    "laptop": dict(finetune=dict(epochs=10, batch_size=256),
-                   linear=dict(epochs=50, batch_size=256, lr=1e-4, augment=False),
-                   tta=PAPER_TTA_VIEWS, fractions=(0.25, 0.5), target="cifar10"),
-    "ci": dict(finetune=dict(epochs=2, batch_size=64, n_train=320),
-               linear=dict(epochs=5, batch_size=64, lr=1e-4, augment=False, n_train=320),
-               tta=4, fractions=(0.25, 0.5), target="cifar10"),
-}
-PAPER_PROBE_LR = LINEAR_PROBE_DEFAULTS["lr"]  # 1e-5, paper A.3
-
-def transfer_config(init_from: str | os.PathLike, dataset: str, mode: str = "finetune", scale: str = "paper",
-                    **overrides) -> TrainConfig:
-    "The fine-tuning (`mode='finetune'`) or linear-probe (`'linear'`) config of `init_from` on `dataset` at `scale`, then `overrides`."
-    scale = resolve_scale(scale)
-    return finetune_config(init_from, dataset, mode, **(TRANSFER_SCALES[scale][mode] | overrides))
-
-# %% ../nbs/13b_transfer.ipynb #2473522a
-_FT, _LP = "finetune", "linear"
-TRANSFER_SETTINGS = [  # setting, value at the paper scale, its source, (recipe, TrainConfig fields) that hold it
-    ("pre-training data", "ImageNet-21k, ~12M images, ~11k classes, 64 px", "paper §4.3", None),
-    ("pre-training", "800 epochs (B-12/Wi-512: 600), LION, label smoothing, batch 16384, with or without DA",
-     "paper §4.3 (800 epochs, LION, smoothing), §4.5 (batch); 600: the checkpoint's file name", None),
-    ("models", "B-6/Wi-1024, B-12/Wi-1024 (expansion 4)", "paper Table 2", None),
-    ("fine-tuning optimizer", "SGD, momentum 0.9", "paper §4.3 (SGD with momentum); 0.9: authors' code (`utils/optimizer.py`)",
-     (_FT, ("optimizer",))),
-    ("fine-tuning learning rate", "head 0.01, body 0.001", "paper §4.3", (_FT, ("lr", "body_lr_mult"))),
-    ("fine-tuning epochs", "50", "paper §4.3 (the authors' README says 100; their released fine-tuned files were "
-     "trained for 20-50 epochs)", (_FT, ("epochs",))),
-    ("fine-tuning batch size", "2048", "authors' README (not in the paper)", (_FT, ("batch_size",))),
-    ("resolution", "the checkpoint's 64 px; CIFAR (32 px) up-sampled", "paper §4.3", None),
-    ("weight decay", "0", "authors' code: the README passes 1e-4, but `finetune.py` builds the optimizer without it",
-     (_FT, ("weight_decay",))),
-    ("gradient clipping", "1.0", "authors' code default (`utils/parsers.py`)", (_FT, ("clip_grad",))),
-    ("label smoothing", "0.3", "authors' code default and README (`--smooth 0.3`)", (_FT, ("label_smoothing",))),
-    ("learning-rate schedule", "constant", "authors' code default", (_FT, ("scheduler",))),
-    ("fine-tuning augmentation", "random crops scale (0.4, 1), ratio (1, 1), flips; no MixUp",
-     "authors' README flags; MixUp off: authors' code default for fine-tuning", (_FT, ("augment", "crop_scale", "crop_ratio", "mixup"))),
-    ("test-time augmentation", "100 random views (the fine-tuning crops and flips), logits averaged",
-     "paper §4.3 (100 crops, averaged logits); crops: authors' code", None),
-    ("linear probe optimizer, lr", "LION, 1e-5", "paper appendix A.3", (_LP, ("optimizer", "lr"))),
-    ("linear probe epochs", "50", "paper appendix A.3", (_LP, ("epochs",))),
-    ("linear probe, everything else", "as fine-tuning (batch 2048, crops, flips)", "ours: the paper states nothing else",
-     (_LP, ("batch_size", "augment"))),
-]
-_SCALE_WHY = {
-    "laptop": {
-        "pre-training data": "Tiny-ImageNet, 100,000 images, 200 classes, at 32 px (ours: the offline data; chapter 1's runs)",
-        "pre-training": "chapter 1's Tiny-ImageNet B-MLP runs: with DA 100 epochs, without DA 10 (chapter 1's logged "
-                        "no-DA run: it peaks within them and then over-fits); LION 1e-4, batch 256 (ours: chapter 1)",
-        "models": "B_6-Wi_64 (ours: chapter 1's laptop width)",
-        "resolution": "32 px on both sides: Tiny-ImageNet was pre-trained at 32 px, CIFAR-10 stays at its own 32 px (ours)",
-        "test-time augmentation": "as the paper, on the fine-tuned model pre-trained with DA",
-        "fine-tuning epochs": "ours: fine-tuning is short in the paper too, 50 epochs against 800; 10 epochs at batch "
-                              "256 are 1,950 steps, 1.6x the paper's 1,220; more would not fit the ~30 minutes",
-        "fine-tuning batch size": "ours: 195 steps per CIFAR-10 epoch instead of 24",
-        "linear probe optimizer, lr": "ours: a LION step moves a weight by lr; at 1e-5 the probe was still rising after "
-                                      "50 epochs, 1e-4 was best of 1e-5..1e-2 on a stand-in (measured); the paper's lr "
-                                      "runs as a row of its own",
-        "linear probe, everything else": "ours: features computed once without augmentation and cached, so 50 epochs "
-                                         "cost seconds",
-    },
-    "ci": {},
-}
-
-def _recipe_value(recipe: str, fields: tuple, scale: str) -> str | None:
-    paper = transfer_config("x", "cifar10", recipe, "paper")
-    ours = transfer_config("x", "cifar10", recipe, scale)
-    diff = [f"{f} {getattr(ours, f)}" for f in fields if getattr(ours, f) != getattr(paper, f)]
-    return ", ".join(diff) or None
-
-def transfer_settings_table(scale: str = "laptop") -> str:
-    "Markdown: every Table 2 setting, its value and source at the paper scale, and what `scale` changes and why."
-    scale = resolve_scale(scale)
-    lines = [f"| setting | paper scale | source | `{scale}` scale |", "| --- | --- | --- | --- |"]
-    for setting, value, source, where in TRANSFER_SETTINGS:
-        why = _SCALE_WHY.get(scale, {}).get(setting)
-        ours = None if scale == "paper" or where is None else _recipe_value(where[0], where[1], scale)
-        if scale == "ci" and (ours or where is None): why = why or "ours: seconds; the ci scale only checks that the code paths run"
-        if ours is not None: cell = f"{ours} ({why or 'ours'})"
-        elif where is None and why is not None and scale != "paper": cell = why
-        else: cell = "as the paper scale"
-        lines.append(f"| {setting} | {value} | {source} | {cell} |")
-    return "\n".join(lines)
+__all__ = ['TRAIN_SIZES', 'UPSTREAM', 'TEST_SIZES', 'FIRST_LAYER_RUNS', 'FIRST_LAYER_FINETUNED', 'PlannedRun', 'pretrain_config',
+           'scratch_config', 'planned_flops', 'equal_compute_epoch', 'transfer_plan', 'measured_rates',
+           'estimate_seconds', 'run_planned', 'small_scale_rows', 'pretrained_models', 'finetune_first_layer',
+           'committed_finetune_delta', 'reproduce']
 
 # %% ../nbs/13b_transfer.ipynb #dcd96ba7
 TRAIN_SIZES = {"cifar10": 50_000, "tinyimagenet": 100_000}  # training images (Tiny-ImageNet: 500 per class)
@@ -149,17 +46,9 @@ class PlannedRun:
     source: str | None = None   # the pre-trained model (finetune, linear) or the run it continues (extend)
     label: str = ""
 
-def _run_name(cfg: TrainConfig, full_n: int | None) -> str:
-    n = f"-n{cfg.n_train}" if cfg.n_train != full_n else ""
-    return f"{cfg.arch}-{'DA' if cfg.augment else 'noDA'}-e{cfg.epochs}-r{cfg.resolution}{n}"
-
 def pretrain_config(scale: str, augment: bool = True, fraction: float = 1.0, **overrides) -> TrainConfig:
     "Tiny-ImageNet pre-training at `scale`: chapter 1's B-MLP row (with DA its longest; without DA its logged no-DA run), on `fraction` of the images."
-    if augment: cfg = row_config(f"{UPSTREAM}/B-MLP-DA-5000E", scale, **overrides)
-    else:
-        cfg = row_config(f"{UPSTREAM}/B-MLP-100E", scale, **overrides)
-        curve = SCALE_CHANGES[scale].get("no_da_curve")  # experiments.reproduce logs the no-DA runs this long
-        if curve and cfg.epochs < curve: cfg = dataclasses.replace(cfg, epochs=curve)
+    cfg = logged_run(row_config(f"{UPSTREAM}/{'B-MLP-DA-5000E' if augment else 'B-MLP-100E'}", scale, **overrides), scale)
     if fraction != 1.0:
         if not 0 < fraction < 1: raise ValueError(f"fraction={fraction}; expected 0 < fraction <= 1")
         cfg = dataclasses.replace(cfg, n_train=round(fraction * (cfg.n_train or TRAIN_SIZES[UPSTREAM])))
@@ -167,10 +56,7 @@ def pretrain_config(scale: str, augment: bool = True, fraction: float = 1.0, **o
 
 def scratch_config(scale: str, augment: bool = True, **overrides) -> TrainConfig:
     "The CIFAR-10 B-MLP trained from scratch at `scale`: chapter 1's row with DA (its longest run) or without (its logged run)."
-    if augment: return row_config("cifar10/B-MLP-DA-5000E", scale, **overrides)
-    cfg = row_config("cifar10/B-MLP-100E", scale, **overrides)
-    curve = SCALE_CHANGES[scale].get("no_da_curve")
-    return dataclasses.replace(cfg, epochs=curve) if curve and cfg.epochs < curve else cfg
+    return logged_run(row_config(f"cifar10/{'B-MLP-DA-5000E' if augment else 'B-MLP-100E'}", scale, **overrides), scale)
 
 def _meta_model(arch: str, resolution: int, num_classes: int) -> nn.Module:
     with torch.device("meta"): return get_model(arch, resolution, num_classes)
@@ -202,120 +88,42 @@ def transfer_plan(scale: str, out: str | os.PathLike, device: str | None = None,
     s = TRANSFER_SCALES[scale]
     out = Path(out).resolve()  # fine-tuning configs name their pre-trained model by path: absolute, whatever the cwd
     where = dict(device=device, data_dir=None if data_dir is None else str(data_dir))
-    t1, t2 = Path("runs") / f"table1_{scale}", Path("runs") / f"table2_{scale}"
+    table1_runs, table2_runs = Path("runs") / f"table1_{scale}", Path("runs") / f"table2_{scale}"
     plan: dict[str, PlannedRun] = {}
     def add(run: PlannedRun): plan[run.key] = run
     full_up = row_config(f"{UPSTREAM}/B-MLP-DA-5000E", scale).n_train
-    add(PlannedRun("pretrain/DA", "pretrain", c := pretrain_config(scale, True, **where), ex._run_dir(t1, c), True,
+    add(PlannedRun("pretrain/DA", "pretrain", c := pretrain_config(scale, True, **where), run_folder(table1_runs, c), True,
                    label="pre-trained with DA"))
-    add(PlannedRun("pretrain/noDA", "pretrain", c := pretrain_config(scale, False, **where), ex._run_dir(t1, c), True,
+    add(PlannedRun("pretrain/noDA", "pretrain", c := pretrain_config(scale, False, **where), run_folder(table1_runs, c), True,
                    label="pre-trained without DA"))
     for f in s["fractions"]:
         c = pretrain_config(scale, True, f, **where)
-        add(PlannedRun(f"pretrain/DA-{f:.0%}", "pretrain", c, t2 / "pretrain" / UPSTREAM / _run_name(c, full_up),
+        add(PlannedRun(f"pretrain/DA-{f:.0%}", "pretrain", c, table2_runs / "pretrain" / UPSTREAM / run_name(c, full_up),
                        label=f"pre-trained with DA on {f:.0%} of the images"))
-    add(PlannedRun("scratch/DA", "scratch", c := scratch_config(scale, True, **where), ex._run_dir(t1, c), True,
+    add(PlannedRun("scratch/DA", "scratch", c := scratch_config(scale, True, **where), run_folder(table1_runs, c), True,
                    label="from scratch with DA"))
-    add(PlannedRun("scratch/noDA", "scratch", c := scratch_config(scale, False, **where), ex._run_dir(t1, c), True,
+    add(PlannedRun("scratch/noDA", "scratch", c := scratch_config(scale, False, **where), run_folder(table1_runs, c), True,
                    label="from scratch without DA"))
     models = [k.split("/", 1)[1] for k, r in plan.items() if r.kind == "pretrain"]
     for m in models:
         pre = plan[f"pretrain/{m}"]
         init = str(out / pre.run_dir)
         c = transfer_config(init, s["target"], "finetune", scale, tta=s["tta"] if m == "DA" else 0, **where)
-        add(PlannedRun(f"finetune/{m}", "finetune", c, t2 / "finetune" / s["target"] / f"{pre.run_dir.name}-e{c.epochs}",
+        add(PlannedRun(f"finetune/{m}", "finetune", c, table2_runs / "finetune" / s["target"] / f"{pre.run_dir.name}-e{c.epochs}",
                        source=pre.key, label=f"{pre.label}, fine-tuned"))
     for m in models + ["DA@paper-lr"]:
         pre = plan[f"pretrain/{m.split('@')[0]}"]
         c = transfer_config(str(out / pre.run_dir), s["target"], "linear", scale,
                             **(dict(lr=PAPER_PROBE_LR) if m.endswith("paper-lr") else {}), **where)
-        add(PlannedRun(f"linear/{m}", "linear", c, t2 / "linear" / s["target"] / f"{pre.run_dir.name}-lr{c.lr:g}-e{c.epochs}",
+        add(PlannedRun(f"linear/{m}", "linear", c, table2_runs / "linear" / s["target"] / f"{pre.run_dir.name}-lr{c.lr:g}-e{c.epochs}",
                        source=pre.key, label=f"{pre.label}, linear probe" + (" at the paper's lr" if m.endswith("paper-lr") else "")))
     longest = math.ceil(max(equal_compute_epoch(r, plan) for r in plan.values() if r.kind in ("finetune", "linear")) - 1e-9)
     base = plan["scratch/DA"]
     if longest > base.cfg.epochs:  # continue chapter 1's run to the epoch of equal compute (constant lr: a prefix run)
         c = dataclasses.replace(base.cfg, epochs=longest)
-        add(PlannedRun("scratch/DA-long", "extend", c, t2 / "scratch" / "cifar10" / _run_name(c, base.cfg.n_train),
+        add(PlannedRun("scratch/DA-long", "extend", c, table2_runs / "scratch" / "cifar10" / run_name(c, base.cfg.n_train),
                        source=base.key, label="from scratch with DA, continued"))
     return plan
-
-# %% ../nbs/13b_transfer.ipynb #63745744
-def _load_split(cfg: TrainConfig, split: str, data=None):
-    if data is not None: return data[0 if split == "train" else 1]
-    return load_dataset(cfg.dataset, split, data_dir=cfg.data_dir, resolution=cfg.data_resolution,
-                        n_train=cfg.n_train if split == "train" else None, seed=cfg.seed, progress=False)
-
-def _probe_epochs(cfg, head, opt, features, labels, test_features, test_labels, order, steps_per_epoch, total, warmup,
-                  history, progress, device) -> None:
-    "The linear probe's epochs on cached features, as `train` runs them: same order, loss, clipping, schedule; appends to `history`."
-    step = 0
-    for epoch in range(cfg.epochs):
-        t0 = time.perf_counter()
-        idx = order.order(epoch).to(device)
-        sums = torch.zeros(3, dtype=torch.float64, device=device)
-        for s in range(steps_per_epoch):
-            b = idx[s * cfg.batch_size:(s + 1) * cfg.batch_size]
-            logits = head(features[b])
-            loss = F.cross_entropy(logits.float(), labels[b], label_smoothing=cfg.label_smoothing)
-            loss.backward()
-            if cfg.clip_grad: nn.utils.clip_grad_norm_(list(head.parameters()), cfg.clip_grad)
-            for g in opt.param_groups: g["lr"] = g["base_lr"] * lr_factor(step, total, warmup, cfg.scheduler)
-            opt.step(); opt.zero_grad(set_to_none=True); step += 1
-            with torch.no_grad():
-                sums += torch.stack([loss.detach().double() * len(b), (logits.argmax(1) == labels[b]).sum().double(),
-                                     torch.tensor(float(len(b)), dtype=torch.float64, device=device)])
-        seconds = time.perf_counter() - t0
-        with torch.no_grad(): test_acc = (head(test_features).argmax(1) == test_labels).double().mean().item()
-        loss_sum, correct, seen = sums.tolist()
-        history.append({"epoch": epoch + 1, "step": step, "lr": opt.param_groups[0]["lr"], "train_loss": loss_sum / seen,
-                        "train_acc": correct / seen, "test_acc": test_acc, "epoch_time_s": seconds, "img_per_s": seen / seconds})
-        if progress: print(f"linear probe epoch {epoch + 1}/{cfg.epochs}: test {100 * test_acc:.2f}%", flush=True)
-
-def linear_probe(cfg: TrainConfig, progress: bool = False, data=None) -> dict:
-    "`train(cfg)` for a linear probe without augmentation, on features the frozen body computes once; writes `cfg.out` like `train`."
-    if cfg.mode != "linear" or cfg.augment:
-        raise ValueError(f"linear_probe runs mode='linear' with augment=False (cached features); got mode={cfg.mode!r}, augment={cfg.augment}")
-    wall_start = time.perf_counter()
-    device = default_device(cfg.device)
-    train_data, test_data = _load_split(cfg, "train", data), _load_split(cfg, "test", data)
-    torch.manual_seed(cfg.seed)  # as train's _build_model: the same fresh head
-    model, info = transfer_model(cfg.init_from, train_data.num_classes, data_dir=cfg.data_dir)
-    cfg = dataclasses.replace(cfg, arch=info["arch"], resolution=info["resolution"],
-                              batch_size=cfg.batch_size or 1024)
-    t0 = time.perf_counter()
-    kw = dict(mean=train_data.mean, std=train_data.std, resolution=cfg.resolution, batch_size=cfg.eval_batch_size, device=device)
-    features = body_features(model, train_data.images, **kw).to(device)  # chapter 5's frozen-body features
-    test_features = body_features(model, test_data.images, **kw).to(device)
-    head = model.linear_out.to(device)
-    feature_time = time.perf_counter() - t0
-    labels, test_labels = train_data.labels.to(device), test_data.labels.to(device)
-    order = DeviceLoader(train_data.images, train_data.labels, cfg.batch_size, train=True, mean=train_data.mean,
-                         std=train_data.std, seed=cfg.seed, device="cpu")  # only its per-epoch order is used
-    steps_per_epoch = len(order)
-    if steps_per_epoch == 0: raise ValueError(f"batch_size={cfg.batch_size} is larger than the {len(labels)} training images")
-    opt = make_optimizer([{"params": list(head.parameters()), "base_lr": cfg.lr}], cfg.optimizer, cfg.weight_decay)
-    total, warmup = cfg.epochs * steps_per_epoch, round(cfg.warmup_epochs * steps_per_epoch)
-    history = []
-    threads = torch.get_num_threads()
-    if device.type == "cpu": torch.set_num_threads(1)  # a 128 x 10 head: a second thread only spins (2.4x slower per step, measured on a busy 2-core CPU)
-    try: _probe_epochs(cfg, head, opt, features, labels, test_features, test_labels, order, steps_per_epoch, total, warmup,
-                       history, progress, device)
-    finally: torch.set_num_threads(threads)
-    train_time = sum(h["epoch_time_s"] for h in history)
-    n_head = head.in_features * head.out_features
-    result = {"config": json.loads(json.dumps(dataclasses.asdict(cfg), default=str)),
-              "params": sum(p.numel() for p in head.parameters()),
-              # features: one forward pass of the body per training image; then 3x the head per image and epoch
-              "train_flops": (forward_flops(model, flops_per_mac=1) - n_head) * len(labels) + 3 * n_head * len(labels) * cfg.epochs,
-              "train_acc": history[-1]["train_acc"] if history else None, "test_acc": history[-1]["test_acc"] if history else None,
-              "tta_acc": None, "wall_time_s": time.perf_counter() - wall_start, "train_time_s": train_time,
-              "feature_time_s": feature_time, "img_per_s": len(labels) * cfg.epochs / train_time if train_time else None,
-              "device": str(device), "history": history, "out": cfg.out, "stopped": False}
-    if cfg.out:
-        out = Path(cfg.out); out.mkdir(parents=True, exist_ok=True)
-        torch.save(model.state_dict(), out / "model.pt")
-        (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
-    return result
 
 # %% ../nbs/13b_transfer.ipynb #70894c45
 TEST_SIZES = {"cifar10": 10_000, "tinyimagenet": 10_000}
@@ -351,47 +159,15 @@ def estimate_seconds(plan: dict[str, PlannedRun], table1_report: dict) -> dict[s
     return seconds
 
 # %% ../nbs/13b_transfer.ipynb #b2c53fe3
-def _extend_run(cfg: TrainConfig, run_dir: Path, prefix_dir: Path, force: bool, progress: bool) -> tuple[dict, str]:
-    "Train `cfg` into `run_dir` by resuming the shorter run in `prefix_dir` (same config but fewer epochs): (result, status)."
-    meta = run_dir / "run.json"
-    same = meta.exists() and ex._same_config(json.loads(meta.read_text())["config"], ex._config_dict(cfg))
-    if same and not force and (run_dir / "result.json").exists(): return json.loads((run_dir / "result.json").read_text()), "reused"
-    if not (same and not force and (run_dir / "checkpoint.pt").exists()):  # start from the prefix run's last checkpoint
-        prefix = json.loads((prefix_dir / "run.json").read_text())["config"]
-        if not ex._same_config(prefix, {**ex._config_dict(cfg), "epochs": prefix["epochs"]}) or prefix["epochs"] > cfg.epochs:
-            raise ValueError(f"{prefix_dir} is not a prefix of the run asked for ({cfg.epochs} epochs)")
-        if run_dir.exists(): shutil.rmtree(run_dir)
-        run_dir.mkdir(parents=True)
-        shutil.copy2(prefix_dir / "checkpoint.pt", run_dir / "checkpoint.pt")
-        meta.write_text(json.dumps({"config": ex._config_dict(cfg), "continues": str(prefix_dir.name)}, indent=1))
-    return train(dataclasses.replace(cfg, out=str(run_dir), resume=True), progress=progress), "resumed"
-
-def _linear_or_reuse(cfg: TrainConfig, run_dir: Path, force: bool, progress: bool) -> tuple[dict, str]:
-    meta = run_dir / "run.json"
-    same = meta.exists() and ex._same_config(json.loads(meta.read_text())["config"], ex._config_dict(cfg))
-    if same and not force and (run_dir / "result.json").exists(): return json.loads((run_dir / "result.json").read_text()), "reused"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    meta.write_text(json.dumps({"config": ex._config_dict(cfg)}, indent=1))
-    return linear_probe(dataclasses.replace(cfg, out=str(run_dir)), progress=progress), "ran"
-
 def run_planned(run: PlannedRun, out: str | os.PathLike, plan: dict[str, PlannedRun], force: bool = False,
                 progress: bool = False) -> tuple[dict, str]:
     "Run (or reuse) `run` of `plan` under the results folder `out`: (train's result, 'ran' | 'reused' | 'resumed')."
     out = Path(out)
-    if run.kind == "linear": return _linear_or_reuse(run.cfg, out / run.run_dir, force, progress)
-    if run.kind == "extend": return _extend_run(run.cfg, out / run.run_dir, out / plan[run.source].run_dir, force, progress)
-    return ex._run_or_reuse(run.cfg, out / run.run_dir, force and not run.shared, progress)
+    if run.kind == "linear": return run_or_reuse(run.cfg, out / run.run_dir, force, progress, trainer=linear_probe_epochs)
+    if run.kind == "extend": return extend_run(run.cfg, out / run.run_dir, out / plan[run.source].run_dir, force, progress)
+    return run_or_reuse(run.cfg, out / run.run_dir, force and not run.shared, progress)
 
 # %% ../nbs/13b_transfer.ipynb #b56b35e2
-_pct = ex._pct  # fractions in [0, 1] -> %
-
-def _recipe_changes(cfg: TrainConfig, mode: str) -> dict:
-    "What a transfer config changes in the paper's recipe: {field: [paper value, ours]}."
-    paper = transfer_config("x", cfg.dataset, mode, "paper")
-    fields = ("epochs", "batch_size", "optimizer", "lr", "body_lr_mult", "augment", "n_train", "tta")
-    return {f: [getattr(paper, f), getattr(cfg, f)] for f in fields
-            if getattr(paper, f) != getattr(cfg, f) and not (f == "tta" and getattr(cfg, f) in (0, PAPER_TTA_VIEWS))}
-
 def small_scale_rows(plan: dict[str, PlannedRun], results: dict[str, dict], statuses: dict[str, str], scale: str) -> list[dict]:
     "The rows of Table 2 at a small scale, from the finished runs of `plan` (`results`, `statuses`: by plan key)."
     base = plan["scratch/DA"]
@@ -399,7 +175,7 @@ def small_scale_rows(plan: dict[str, PlannedRun], results: dict[str, dict], stat
     long = "scratch/DA-long" if "scratch/DA-long" in results else "scratch/DA"
     def scratch_at(epoch: int) -> tuple[float, str]:
         host = "scratch/DA" if epoch <= base.cfg.epochs else long
-        return _pct(ex._epoch_entry(results[host], epoch)["test_acc"]), host
+        return percent(epoch_entry(results[host], epoch)["test_acc"]), host
     t2 = lambda row: paper_number(row, "cifar10")
     rows = []
     transfer = [("finetune/DA", t2("B-6/Wi-1024 + DA"), "Table 2, B-6/Wi-1024 + DA"),
@@ -421,8 +197,8 @@ def small_scale_rows(plan: dict[str, PlannedRun], results: dict[str, dict], stat
         rows.append(dict(
             key=key, name=run.label + (f" + TTA ({run.cfg.tta} views)" if key.endswith("+TTA") else ""), kind=mode,
             paper=paper, paper_row=paper_row, status=statuses[run_key],
-            ours=_pct(res["tta_acc"] if key.endswith("+TTA") else res["test_acc"]),
-            epochs=run.cfg.epochs, run_dir=str(run.run_dir), pretrained=run.source, changes=_recipe_changes(run.cfg, mode),
+            ours=percent(res["tta_acc"] if key.endswith("+TTA") else res["test_acc"]),
+            epochs=run.cfg.epochs, run_dir=str(run.run_dir), pretrained=run.source, changes=recipe_changes(run.cfg, mode),
             scratch_same_epochs=same_e, scratch_same_compute=same_c, same_compute_epoch=e_compute,
             train_flops=int(res["train_flops"]), pretrain_flops=int(pre["train_flops"]),
             total_flops=int(pre["train_flops"] + res["train_flops"]), wall_time_s=res["wall_time_s"],
@@ -443,7 +219,7 @@ def small_scale_rows(plan: dict[str, PlannedRun], results: dict[str, dict], stat
                          paper_row=paper_row, status=statuses[host], ours=acc, epochs=epoch, run_dir=str(plan[host].run_dir),
                          pretrained=None, changes={}, train_flops=int(res["train_flops"] * epoch / plan[host].cfg.epochs),
                          pretrain_flops=0, total_flops=int(res["train_flops"] * epoch / plan[host].cfg.epochs),
-                         wall_time_s=res["wall_time_s"] * ex._epoch_share(res, epoch), pretrain_wall_time_s=0.0,
+                         wall_time_s=res["wall_time_s"] * epoch_share(res, epoch), pretrain_wall_time_s=0.0,
                          note=f"read at epoch {epoch} of the {plan[host].cfg.epochs}-epoch run (constant lr: the same as an "
                               f"{epoch}-epoch run)"))
     return rows
@@ -451,8 +227,8 @@ def small_scale_rows(plan: dict[str, PlannedRun], results: dict[str, dict], stat
 def pretrained_models(plan: dict[str, PlannedRun], results: dict[str, dict], statuses: dict[str, str]) -> list[dict]:
     "The pre-trained models of a small scale with their upstream (Tiny-ImageNet validation) accuracy."
     return [dict(key=k, name=r.label, run_dir=str(r.run_dir), status=statuses[k], shared=r.shared, augment=r.cfg.augment,
-                 images=_n_train(r.cfg), epochs=r.cfg.epochs, upstream=_pct(results[k]["test_acc"]),
-                 upstream_best=max(_pct(h["test_acc"]) for h in results[k]["history"] if h.get("test_acc") is not None),
+                 images=_n_train(r.cfg), epochs=r.cfg.epochs, upstream=percent(results[k]["test_acc"]),
+                 upstream_best=max(percent(h["test_acc"]) for h in results[k]["history"] if h.get("test_acc") is not None),
                  train_flops=int(results[k]["train_flops"]), wall_time_s=results[k]["wall_time_s"])
             for k, r in plan.items() if r.kind == "pretrain"]
 
@@ -460,370 +236,21 @@ def pretrained_models(plan: dict[str, PlannedRun], results: dict[str, dict], sta
 FIRST_LAYER_RUNS = ("pretrain/DA", "pretrain/noDA", "scratch/DA", "scratch/noDA")  # W and W0 stored
 FIRST_LAYER_FINETUNED = ("finetune/DA", "finetune/noDA")                            # W_ft - W_pre stored
 
-def _state_first_layer(run_dir: Path) -> torch.Tensor:
-    state = torch.load(Path(run_dir) / "model.pt", map_location="cpu", weights_only=True)
-    return state[next(k for k in state if k.endswith("linear_in.weight"))].float()
-
 def finetune_first_layer(run_dir: Path, pretrained_dir: Path, resolution: int) -> tuple[dict, np.ndarray]:
     "Statistics of W_ft − W_pre over all units, and its first units as float16."
-    w_ft, w_pre = _state_first_layer(run_dir), _state_first_layer(pretrained_dir)
-    dw = w_ft - w_pre
-    stats = {"rel_change": (dw.norm() / w_pre.norm()).item(), "high_freq_W": high_frequency_fraction(w_ft, resolution),
-             "high_freq_dW": high_frequency_fraction(dw, resolution)}
-    return stats, dw[:ex.FIRST_LAYER_UNITS].numpy().astype(np.float16)
+    w_ft, w_pre = first_layer(run_dir), first_layer(pretrained_dir)
+    return first_layer_stats(w_ft, w_pre, resolution), (w_ft - w_pre)[:FIRST_LAYER_UNITS].numpy().astype(np.float16)
 
 def committed_finetune_delta(folder: str | os.PathLike, scale: str, run_dir: str) -> torch.Tensor:
     "W_ft − W_pre of the first units of a fine-tuned run, as `reproduce` stored it in `table2_<scale>_first_layer.npz`."
     with np.load(Path(folder) / f"table2_{scale}_first_layer.npz") as f:
         return torch.from_numpy(f[f"{run_dir}/dW"].astype(np.float32))
 
-# %% ../nbs/13b_transfer.ipynb #af61132f
-def _fmt_time(s): return ex._fmt_time(s)
-
-def _changes_text(changes: dict) -> str:
-    names = {"batch_size": "batch", "body_lr_mult": "body lr ×", "n_train": "images"}
-    shown = lambda v: "all" if v is None else v
-    return ", ".join(f"{names.get(k, k)} {shown(a)} → {shown(b)}" for k, (a, b) in changes.items()) or "the paper's recipe"
-
-def findings(report: dict) -> str:
-    "Markdown sentences: each claim of the paper's §4.3 checked on a small-scale report, next to the paper's numbers."
-    r = {row["key"]: row for row in report["rows"] if row.get("status") != "skipped" and row.get("ours") is not None}
-    if "finetune/DA" not in r:
-        return "No transfer ran: " + "; ".join(f"{d}: {why}" for d, why in report["skipped"].items()) + "."
-    ft, E = r["finetune/DA"], r["finetune/DA"]["epochs"]
-    up = {p["key"]: p for p in report["pretrained"]}
-    p_ft, p_no = paper_number("B-6/Wi-1024 + DA", "cifar10"), paper_number("B-6/Wi-1024", "cifar10")
-    p_s10, p_s50 = (paper_number(f"B-MLP + DA @{e}E", "cifar10", "table1") for e in (1000, 5000))
-    g_e, g_c = ft["ours"] - ft["scratch_same_epochs"], ft["ours"] - ft["scratch_same_compute"]
-    lines = [f"- **Claim 1: pre-training pays.** Pre-trained on Tiny-ImageNet with DA ({up['pretrain/DA']['upstream']:.1f}% "
-             f"top-1 upstream) and fine-tuned for {E} epochs, the B-MLP reaches {ft['ours']:.1f}% on CIFAR-10; trained from "
-             f"scratch with DA for as many epochs it reaches {ft['scratch_same_epochs']:.1f}%: pre-training "
-             f"{'pays' if g_e > 0 else 'does not pay'} at equal fine-tuning epochs ({g_e:+.1f} points). At equal total compute, "
-             f"pre-training included (from scratch for {round(ft['same_compute_epoch'])} epochs: {ft['scratch_same_compute']:.1f}%), "
-             f"it {'pays as well' if g_c > 0 else 'does not pay'} ({g_c:+.1f}). In the paper, the B-6/Wi-1024 pre-trained on "
-             f"ImageNet-21k and fine-tuned reaches {p_ft:.1f}% against {p_s50:.1f}% for its best run from scratch "
-             f"(Table 1, 5000 epochs): {p_ft - p_s50:+.1f}."]
-    if "finetune/noDA" in r:
-        no = r["finetune/noDA"]
-        s10, s50 = r.get("scratch/@1000E"), r.get("scratch/@5000E")
-        d = ft["ours"] - no["ours"]
-        worse = [s for s in (s10, s50) if s is not None and no["ours"] < s["ours"]]
-        lines.append(
-            f"- **Claim 2: DA during pre-training is essential.** Fine-tuned after pre-training with DA: {ft['ours']:.1f}%; "
-            f"without DA: {no['ours']:.1f}% ({d:+.1f} for DA; the paper: {p_ft - p_no:+.1f} on CIFAR-10 and "
-            f"{paper_number('B-6/Wi-1024 + DA', 'cifar100') - paper_number('B-6/Wi-1024', 'cifar100'):+.1f} on CIFAR-100). "
-            f"Pre-trained without DA and fine-tuned, the model is "
-            + (f"worse than from scratch with DA" if len(worse) == 2 else
-               f"worse than from scratch with DA at {worse[0]['epochs']} epochs only" if worse else "not worse than from scratch with DA")
-            + (f" ({no['ours']:.1f}% vs {s10['ours']:.1f}% at {s10['epochs']} and {s50['ours']:.1f}% at {s50['epochs']} epochs, "
-               f"chapter 1's @1000E and @5000E rows" if s10 and s50 else "")
-            + f"; the paper: {p_no:.1f}% vs {p_s10:.1f}% and {p_s50:.1f}%, worse).")
-    if "linear/DA" in r:
-        lp = r["linear/DA"]
-        d = lp["ours"] - ft["ours"]
-        text = (f"- **Claim 3: a linear probe is somewhat worse than fine-tuning.** On the model pre-trained with DA the probe "
-                f"({lp['epochs']} epochs) reaches {lp['ours']:.1f}% against {ft['ours']:.1f}% fine-tuned: "
-                + ("worse" if d < 0 else "not worse") + f" ({d:+.1f})")
-        if "linear/noDA" in r and "finetune/noDA" in r:
-            text += f"; without DA {r['linear/noDA']['ours']:.1f}% against {r['finetune/noDA']['ours']:.1f}%"
-        if "linear/DA@paper-lr" in r:
-            text += (f". With the paper's probe lr {PAPER_PROBE_LR:g} the same probe reaches {r['linear/DA@paper-lr']['ours']:.1f}% "
-                     f"in {r['linear/DA@paper-lr']['epochs']} epochs")
-        lines.append(text + ". The paper (appendix A.3) calls its linear-probe results 'very strong'; the first author, asked "
-                            "why only fine-tuned checkpoints were released, wrote that linear transfer was 'always a bit worse' "
-                            "(the authors' issue tracker, issue 3).")
-    fracs = sorted([p for p in report["pretrained"] if p["augment"]], key=lambda p: p["images"])
-    if len(fracs) > 1 and all(f"finetune/{p['key'].split('/', 1)[1]}" in r for p in fracs):
-        fts = [r[f"finetune/{p['key'].split('/', 1)[1]}"]["ours"] for p in fracs]
-        lps = [r[f"linear/{p['key'].split('/', 1)[1]}"]["ours"] for p in fracs if f"linear/{p['key'].split('/', 1)[1]}" in r]
-        grows = all(b > a for a, b in zip(fts, fts[1:]))
-        lines.append(
-            f"- **More pre-training data (a first look at chapter 5).** Pre-trained with DA for {fracs[0]['epochs']} epochs on "
-            + ", ".join(f"{p['images']:,}" for p in fracs) + " Tiny-ImageNet images: upstream "
-            + " / ".join(f"{p['upstream']:.1f}" for p in fracs) + "%, fine-tuned on CIFAR-10 "
-            + " / ".join(f"{a:.1f}" for a in fts) + "%" + (", linear probe " + " / ".join(f"{a:.1f}" for a in lps) + "%" if len(lps) == len(fts) else "")
-            + f": the fine-tuned accuracy {'grows with every doubling of the pre-training data' if grows else 'does not grow with every doubling'}.")
-    return "\n".join(lines)
-
-def report_markdown(report: dict) -> str:
-    "The markdown of a `reproduce` report (Table 2)."
-    if report["scale"] == "paper": return paper_report_markdown(report)
-    rows = [r for r in report["rows"] if r["status"] != "skipped"]
-    new_runs = sum(1 for p in report["runs"].values() if not p.get("shared"))
-    lines = [f"# Table 2 at the `{report['scale']}` scale", "",
-             f"Top-1 test accuracy (%) on CIFAR-10 of a B-MLP pre-trained on Tiny-ImageNet and transferred, next to the same "
-             f"model trained from scratch; the paper's number where it has one (Table 2: B-6/Wi-1024 pre-trained on "
-             f"ImageNet-21k; Table 1 for training from scratch). Measured on `{report['device']}` ({report['torch_threads']} "
-             f"threads) on {report['date']}. The {new_runs} runs of this table took {_fmt_time(report['new_wall_time_s'])}; "
-             f"it reuses chapter 1's runs ({_fmt_time(report['shared_wall_time_s'])} when they were trained"
-             + (f", {report['shared_ran']} of them trained by this call" if report.get("shared_ran") else "") + "). "
-             f"Command: `{report['command']}`.", ""]
-    if rows:
-        lines += ["| row | paper | ours | from scratch, same epochs | from scratch, same compute (epochs) | recipe (paper → ours) "
-                  "| wall time | compute: pre-training + transfer (FLOP†) |",
-                  "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |"]
-        for r in rows:
-            paper = "" if r["paper"] is None else f"{r['paper']:.1f}"
-            if r["kind"] == "scratch":
-                lines.append(f"| {r['name']} | {paper} | {r['ours']:.1f} | | | Table 1's, chapter 1 | "
-                             f"{_fmt_time(r['wall_time_s'])} | {r['total_flops']:.2e} |")
-            else:
-                lines.append(f"| {r['name']} | {paper} | {r['ours']:.1f} | {r['scratch_same_epochs']:.1f} | "
-                             f"{r['scratch_same_compute']:.1f} ({round(r['same_compute_epoch'])}) | {_changes_text(r['changes'])} | "
-                             f"{_fmt_time(r['wall_time_s'])} | {r['pretrain_flops']:.2e} + {r['train_flops']:.2e} |")
-        lines += ["", "The pre-trained models (upstream: Tiny-ImageNet validation top-1, %):", "",
-                  "| model | images | epochs | upstream (last / best) | from | wall time | compute (FLOP†) |",
-                  "| --- | ---: | ---: | ---: | --- | ---: | ---: |"]
-        for p in report["pretrained"]:
-            lines.append(f"| {p['name']} | {p['images']:,} | {p['epochs']} | {p['upstream']:.1f} / {p['upstream_best']:.1f} | "
-                         f"{'chapter 1' if p['shared'] else 'this table'} ({p['status']}) | {_fmt_time(p['wall_time_s'])} | "
-                         f"{p['train_flops']:.2e} |")
-        lines += ["", "What the rows show:", "", findings(report), "",
-                  "The paper's recipe for fine-tuning: SGD with momentum, head lr 0.01, body lr 0.001, 50 epochs (paper §4.3), "
-                  "batch 2048 (authors' README); for linear probing LION lr 1e-5, 50 epochs (appendix A.3). "
-                  "'Same compute' counts the pre-training: the from-scratch run is read at the epoch where its compute equals "
-                  "pre-training + transfer."]
-    lines += ["", f"† {report.get('compute_unit', COMPUTE_UNIT)}."]
-    if report["skipped"]: lines += ["", "Skipped:"] + [f"- {d}: {why}" for d, why in report["skipped"].items()]
-    return "\n".join(lines) + "\n"
-
-# %% ../nbs/13b_transfer.ipynb #e4dddc70
-def _history(report: dict, run_dir: str) -> list[dict]:
-    return [h for h in report["runs"][run_dir]["history"] if h.get("test_acc") is not None and not h.get("partial")]
-
-def transfer_curves(report: dict) -> dict[str, dict]:
-    "{row key: {'epochs', 'acc' (%), 'flops' (total, pre-training included)}} of the transfer runs and the from-scratch run."
-    curves = {}
-    for r in report["rows"]:
-        if r["status"] == "skipped" or r["kind"] == "scratch" or r["key"].endswith("+TTA"): continue
-        h = _history(report, r["run_dir"])
-        curves[r["key"]] = dict(epochs=[x["epoch"] for x in h], acc=[100 * x["test_acc"] for x in h],
-                                flops=[r["pretrain_flops"] + r["train_flops"] * x["epoch"] / r["epochs"] for x in h])
-    scratch = [r for r in report["rows"] if r["status"] != "skipped" and r["kind"] == "scratch"]
-    if scratch:
-        longest = max(scratch, key=lambda r: r["epochs"])
-        runs = sorted({r["run_dir"] for r in scratch}, key=lambda d: len(report["runs"][d]["history"]))
-        h = _history(report, runs[-1])
-        per_epoch = longest["total_flops"] / longest["epochs"]
-        curves["scratch/DA"] = dict(epochs=[x["epoch"] for x in h], acc=[100 * x["test_acc"] for x in h],
-                                    flops=[per_epoch * x["epoch"] for x in h])
-    return curves
-
-def transfer_gain(report: dict, row: str = "finetune/DA", epoch: int | None = None) -> dict:
-    "Accuracy (%) of the transfer `row` after `epoch` epochs (default: its last) and of training from scratch at equal epochs and at equal compute."
-    curves = transfer_curves(report)
-    if row not in curves: raise KeyError(f"no transfer row {row!r} that ran; expected one of {[k for k in curves if k != 'scratch/DA']}")
-    c, s = curves[row], curves["scratch/DA"]
-    epoch = c["epochs"][-1] if epoch is None else epoch
-    if epoch not in c["epochs"]: raise ValueError(f"epoch={epoch}; {row} has epochs {c['epochs'][0]}..{c['epochs'][-1]}")
-    i = c["epochs"].index(epoch)
-    per_epoch = s["flops"][0] / s["epochs"][0]
-    same_compute = max(1, round(c["flops"][i] / per_epoch))
-    at = lambda e: s["acc"][s["epochs"].index(e)] if e in s["epochs"] else None
-    acc, same_e, same_c = c["acc"][i], at(epoch), at(same_compute)
-    return dict(row=row, epoch=epoch, acc=acc, scratch_same_epochs=same_e, same_compute_epoch=same_compute,
-                scratch_same_compute=same_c, gain_same_epochs=None if same_e is None else acc - same_e,
-                gain_same_compute=None if same_c is None else acc - same_c)
-
-def plot_transfer(report: dict, out: str | os.PathLike | None = None):
-    "Paper vs ours, accuracy per fine-tuning epoch, and accuracy vs total compute, from a small-scale report; PNG to `out`."
-    import matplotlib.pyplot as plt
-    rows = [r for r in report["rows"] if r["status"] != "skipped"]
-    if not rows: raise ValueError("the report has no rows that ran")
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.4), gridspec_kw=dict(width_ratios=[1.2, 1, 1]))
-    shown = [r for r in rows if r["paper"] is not None or r["key"] in ("linear/DA", "scratch/same-epochs")]
-    x = np.arange(len(shown))
-    for off, key, label, colour in ((-0.2, "paper", "paper (ImageNet-21k / Table 1)", "#999999"),
-                                    (0.2, "ours", f"ours ({report['scale']})", "#1f77b4")):
-        vals = [np.nan if r[key] is None else r[key] for r in shown]
-        bars = axes[0].bar(x + off, vals, width=0.4, label=label, color=colour)
-        axes[0].bar_label(bars, labels=["" if np.isnan(v) else f"{v:.1f}" for v in vals], fontsize=7, padding=1)
-    axes[0].set_xticks(x, [r["name"].replace(", ", ",\n", 1) for r in shown], rotation=35, ha="right", fontsize=7)
-    axes[0].set_ylim(0, 100); axes[0].set_ylabel("CIFAR-10 test accuracy (%)"); axes[0].legend(fontsize=7)
-    axes[0].set_title("Table 2: paper vs ours", fontsize=10)
-    curves = transfer_curves(report)
-    names = {r["key"]: r["name"] for r in rows}
-    E = max((len(c["epochs"]) for k, c in curves.items() if k.startswith("finetune/")), default=10)
-    for k, c in curves.items():
-        if k.startswith("linear/") and k != "linear/DA": continue
-        style = dict(ls="--") if k.startswith("linear/") else dict(ls="-", lw=2.5, color="k") if k == "scratch/DA" else {}
-        label = "from scratch with DA" if k == "scratch/DA" else names[k]
-        n = E if k == "scratch/DA" else len(c["epochs"])
-        axes[1].plot(c["epochs"][:n], c["acc"][:n], marker="." if n < 30 else None, label=label, **style)
-        axes[2].plot(c["flops"], c["acc"], label=label, **style)
-    axes[1].set_xlabel("epochs on CIFAR-10 (fine-tuning, probing or from scratch)"); axes[1].set_title("equal epochs", fontsize=10)
-    axes[2].set_xscale("log"); axes[2].set_xlabel("total training compute, pre-training included (FLOP)")
-    axes[2].set_title("equal compute", fontsize=10)
-    for ax in axes[1:]: ax.set_ylabel("CIFAR-10 test accuracy (%)"); ax.grid(alpha=0.3); ax.legend(fontsize=6)
-    fig.tight_layout()
-    if out is not None: Path(out).parent.mkdir(parents=True, exist_ok=True); fig.savefig(out, dpi=120, bbox_inches="tight")
-    return fig
-
-# %% ../nbs/13b_transfer.ipynb #808cb328
-PAPER_CHECKPOINTS = {  # Table 2 row: the authors' ImageNet-21k checkpoint it fine-tunes (None: not released)
-    "B-6/Wi-1024": None,
-    "B-6/Wi-1024 + DA": "B_6-Wi_1024_res_64_in21k",
-    "B-12/Wi-1024 + DA": "B_12-Wi_1024_res_64_in21k",
-    "B-12/Wi-1024 + DA + TTA": "B_12-Wi_1024_res_64_in21k",
-}
-NO_CHECKPOINT = "the authors released no ImageNet-21k checkpoint pre-trained without DA"
-README_CHECKPOINTS = {"B_6-Wi_512": "B_6-Wi_512_res_64_in21k", "B_12-Wi_512": "B_12-Wi_512_res_64_in21k",
-                      "B_6-Wi_1024": "B_6-Wi_1024_res_64_in21k", "B_12-Wi_1024": "B_12-Wi_1024_res_64_in21k",
-                      "B_12-Wi_1024 + TTA": "B_12-Wi_1024_res_64_in21k"}
-FINETUNED_HEADS = ("cifar10", "cifar100", "imagenet")  # the authors' released fine-tuned files (ReaL: the ImageNet one)
-PAPER_DATA_RESOLUTION = {"stl10": 64}  # STL-10's 96 px decoded once at the checkpoints' 64 px (authors' code: 64)
-
-def real_order(files: list[str]) -> torch.Tensor:
-    "The ReaL entry (0-based) of each ImageNet validation image, from its file name `.../ILSVRC2012_val_<8 digits>.JPEG`."
-    idx = []
-    for f in files:
-        m = re.search(r"ILSVRC2012_val_(\d{8})", str(f))
-        if m is None: raise ValueError(f"{f!r} is not an ImageNet validation file name (ILSVRC2012_val_<8 digits>.JPEG)")
-        idx.append(int(m[1]) - 1)
-    return torch.tensor(idx)
-
-def evaluate_views(model: nn.Module, test, tta: int, device=None, real_labels: list | None = None,
-                   progress: bool = False) -> dict:
-    "Top-1 (%) of `model` on `test` without and with `tta` views (fine-tuning crops, flips, logits averaged); ReaL too when `real_labels`."
-    kw = dict(mean=test.mean, std=test.std, resolution=math.isqrt(model.dim_in // test.images.shape[1]), device=device,
-              progress=progress)
-    out = {}
-    for name, k in (("top1", 0), ("top1_tta", tta)):
-        if name == "top1_tta" and not k: continue
-        scores = predict(model, test.images, tta=k, average="logits", **kw)
-        out[name] = 100 * (scores.argmax(1) == test.labels).double().mean().item()
-        if real_labels is not None:
-            labels = [real_labels[i] for i in real_order(test.files).tolist()]
-            out[name.replace("top1", "real")] = 100 * real_accuracy(scores, labels)
-    return out
-
-# %% ../nbs/13b_transfer.ipynb #993f451c
-def _eval_cached(path: Path, key: dict, compute) -> tuple[dict, bool]:
-    "The evaluation stored in `path` for `key`, or `compute()`'s, stored: (result, reused)."
-    if path.exists():
-        saved = json.loads(path.read_text())
-        if saved.get("key") == key: return saved["result"], True
-    result = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"key": key, "result": result}, indent=1))
-    return result, False
-
-def _fetch_checkpoint(name: str, data_dir, registry, progress: bool) -> str | None:
-    "Download and verify the published checkpoint `name`; None when it is ready, else why not."
-    if name not in (CHECKPOINTS if registry is None else registry): return f"{name} is not in the checkpoint registry"
-    try:
-        download_checkpoint(name, data_dir, progress=progress, registry=registry)
-        load_hub_checkpoint(name, data_dir, download=False, progress=False, registry=registry)  # architecture check
-        return None
-    except (DownloadError, ValueError, OSError) as e:  # the reason goes into a committed report: no local folders
-        return str(e).replace(str(get_data_dir(data_dir).resolve()), "<data dir>").replace(str(get_data_dir(data_dir)), "<data dir>")
-
-def _paper_reproduce(out: Path, data_dir, device: str, force: bool, progress: bool, verbose: bool, datasets, registry,
-                     overrides: dict, tta: int, download: bool) -> dict:
-    wanted = tuple(datasets or TABLE2_DATASETS)
-    for d in wanted:
-        if d not in TABLE2_DATASETS: raise ValueError(f"unknown dataset {d!r}; Table 2 has {TABLE2_DATASETS}")
-    base = lambda d: "imagenet" if d == "imagenet_real" else d
-    status = {d: dataset_status(base(d), data_dir, download=download) for d in wanted}
-    real_labels = None
-    if "imagenet_real" in wanted and status["imagenet_real"] is None:
-        try: real_labels = load_real_labels(data_dir=data_dir, download=download)
-        except (FileNotFoundError, DownloadError, ValueError) as e: status["imagenet_real"] = f"no ReaL labels: {e}"
-    runs_root = Path("runs") / "table2_paper"
-    names = {n for n in PAPER_CHECKPOINTS.values() if n} | {f"{p}_{h}" for p in README_CHECKPOINTS.values() for h in FINETUNED_HEADS
-                                                            if any(base(d) == h for d in wanted)}
-    ckpt_status = {n: _fetch_checkpoint(n, data_dir, registry, progress) for n in sorted(names)}
-    test_sets, run_info, started = {}, {}, time.time()
-    def test_data(d):
-        if base(d) not in test_sets:
-            test_sets[base(d)] = load_dataset(base(d), "test", data_dir=data_dir, resolution=PAPER_DATA_RESOLUTION.get(base(d)),
-                                              progress=progress)
-        return test_sets[base(d)]
-    finetuned = {}
-    def finetune_run(name: str, d: str) -> dict:
-        if (name, base(d)) in finetuned: return finetuned[name, base(d)]
-        cfg = transfer_config(str(hub_path(name, data_dir)), base(d), "finetune", "paper", device=device,
-                              data_dir=None if data_dir is None else str(data_dir),
-                              data_resolution=PAPER_DATA_RESOLUTION.get(base(d)), **overrides)
-        rel = runs_root / "finetune" / base(d) / f"{name}-e{cfg.epochs}"
-        if verbose: print(f"[table2 paper] fine-tune {name} on {base(d)}: {cfg.epochs} epochs, batch {cfg.batch_size}", flush=True)
-        res, how = ex._run_or_reuse(cfg, out / rel, force, progress)
-        model, _ = load_pretrained(out / rel)
-        key = dict(tta=tta, real=real_labels is not None and base(d) == "imagenet", trained=res["wall_time_s"])
-        ev, _ = _eval_cached(out / rel / "eval.json", key, lambda: evaluate_views(
-            model, test_data(d), tta, device, real_labels if base(d) == "imagenet" else None, progress))
-        run_info[str(rel)] = {"config": _portable_config(cfg, out), "params": res["params"], "history": res["history"],
-                              "wall_time_s": res["wall_time_s"], "img_per_s": res.get("img_per_s")}
-        finetuned[name, base(d)] = dict(status=how, eval=ev, run_dir=str(rel), wall_time_s=res["wall_time_s"],
-                                        train_flops=res["train_flops"], changes=_recipe_changes(cfg, "finetune"))
-        return finetuned[name, base(d)]
-    rows = []
-    for t in TABLE2:
-        if t["dataset"] not in wanted: continue
-        name, d = PAPER_CHECKPOINTS[t["name"]], t["dataset"]
-        row = dict(table="table2", name=t["name"], dataset=d, key=f"{d}/{t['name']}", paper=t["paper"], std=t["std"],
-                   tta=t["tta"], checkpoint=name)
-        why = NO_CHECKPOINT if name is None else status[d] or ckpt_status[name]
-        if why: rows.append(row | dict(status="skipped", reason=why, ours=None)); continue
-        ft = finetune_run(name, d)
-        metric = ("real" if d == "imagenet_real" else "top1") + ("_tta" if t["tta"] else "")
-        rows.append(row | dict(status=ft["status"], ours=ft["eval"].get(metric), ours_no_tta=ft["eval"].get(metric.removesuffix("_tta")),
-                               ours_tta=ft["eval"].get(metric.removesuffix("_tta") + "_tta"), run_dir=ft["run_dir"],
-                               wall_time_s=ft["wall_time_s"], train_flops=ft["train_flops"], changes=ft["changes"]))
-    for c in CHECKPOINT_TABLE:
-        if c["dataset"] not in wanted: continue
-        d, file = c["dataset"], f"{README_CHECKPOINTS[c['name']]}_{base(c['dataset'])}"
-        row = dict(table="checkpoints", name=c["name"], dataset=d, key=f"{d}/{c['name']}", paper=c["paper"], tta=c["tta"],
-                   checkpoint=file)
-        why = (f"the authors released no checkpoint fine-tuned on {d}" if base(d) not in FINETUNED_HEADS
-               else status[d] or ckpt_status.get(file))
-        if why: rows.append(row | dict(status="skipped", reason=why, ours=None)); continue
-        rel = runs_root / "authors" / file
-        model, _ = load_pretrained(hub_path(file, data_dir))
-        ev, reused = _eval_cached(out / rel / "eval.json", dict(tta=tta, real=real_labels is not None), lambda: evaluate_views(
-            model, test_data(d), tta, device, real_labels if base(d) == "imagenet" else None, progress))
-        metric = ("real" if d == "imagenet_real" else "top1") + ("_tta" if c["tta"] else "")
-        rows.append(row | dict(status="reused" if reused else "ran", ours=ev.get(metric), run_dir=str(rel)))
-    return dict(table="table2", scale="paper", device=device, torch_threads=torch.get_num_threads(),
-                date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                wall_time_s=round(time.time() - started, 1), command="scaling-mlps reproduce table2 --scale paper",
-                tta_views=tta, rows=rows, skipped={d: why for d, why in status.items() if why is not None},
-                checkpoints={n: why or "ready" for n, why in ckpt_status.items()}, compute_unit=COMPUTE_UNIT,
-                overrides={k: [getattr(transfer_config("x", "cifar10", "finetune", "paper"), k, None), v] for k, v in overrides.items()},
-                runs=run_info)
-
-def paper_report_markdown(report: dict) -> str:
-    "The markdown of a paper-scale report: Table 2 and the authors' README table, theirs and ours."
-    lines = [f"# Table 2 at the `paper` scale", "",
-             f"Top-1 test accuracy (%) after fine-tuning the authors' ImageNet-21k checkpoints with the paper's recipe "
-             f"(paper: mean ± std of 3 runs; ours: one run, without / with TTA of {report['tta_views']} views), measured on "
-             f"`{report['device']}` on {report['date']}. Command: `{report['command']}`."
-             + (f" Changed from the paper's recipe: {_changes_text(report['overrides'])}." if report.get("overrides") else ""), "",
-             "| row | dataset | paper | ours | ours without / with TTA | run | wall time | fine-tuning compute (FLOP†) |",
-             "| --- | --- | ---: | ---: | --- | --- | ---: | ---: |"]
-    fmt = lambda v: "" if v is None else f"{v:.1f}"
-    for r in report["rows"]:
-        if r["table"] != "table2": continue
-        if r["status"] == "skipped": lines.append(f"| {r['name']} | {r['dataset']} | {r['paper']:.1f} ± {r['std']:g} | | | skipped: {r['reason']} | | |")
-        else: lines.append(f"| {r['name']} | {r['dataset']} | {r['paper']:.1f} ± {r['std']:g} | {fmt(r['ours'])} | "
-                           f"{fmt(r['ours_no_tta'])} / {fmt(r['ours_tta'])} | {r['status']} | {_fmt_time(r['wall_time_s'])} | "
-                           f"{r['train_flops']:.2e} |")
-    lines += ["", "The authors' fine-tuned checkpoints, evaluated as released, beside their README table:", "",
-              "| checkpoint | dataset | README | ours | |", "| --- | --- | ---: | ---: | --- |"]
-    for r in report["rows"]:
-        if r["table"] != "checkpoints": continue
-        lines.append(f"| {r['name']} | {r['dataset']} | {r['paper']:.1f} | {fmt(r['ours'])} | "
-                     + (f"skipped: {r['reason']}" if r["status"] == "skipped" else f"{r['checkpoint']} ({r['status']})") + " |")
-    lines += ["", f"† {report.get('compute_unit', COMPUTE_UNIT)}."]
-    if report["skipped"]: lines += ["", "Skipped:"] + [f"- {d}: {why}" for d, why in report["skipped"].items()]
-    return "\n".join(lines) + "\n"
-
 # %% ../nbs/13b_transfer.ipynb #323f7d6a
 def _small_reproduce(scale: str, out: Path, data_dir, device: str, force: bool, progress: bool, verbose: bool,
                      download: bool) -> tuple[dict, dict]:
     status = {d: dataset_status(d, data_dir, download=download) for d in (UPSTREAM, TRANSFER_SCALES[scale]["target"])}
-    report = dict(table="table2", scale=scale, device=device, torch_threads=torch.get_num_threads(),
-                  date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    report = dict(table="table2", **report_header(scale, device),
                   command=f"scaling-mlps reproduce table2 --scale {scale}", compute_unit=COMPUTE_UNIT,
                   skipped={d: why for d, why in status.items() if why is not None}, rows=[], pretrained=[], runs={},
                   new_wall_time_s=0.0, shared_wall_time_s=0.0, shared_ran=0, wall_time_s=0.0)
@@ -838,10 +265,10 @@ def _small_reproduce(scale: str, out: Path, data_dir, device: str, force: bool, 
     for key, run in plan.items():
         res = results[key]
         info = {"key": key, "kind": run.kind, "shared": run.shared, "status": statuses[key],
-                "config": _portable_config(run.cfg, out), "params": res["params"], "history": res["history"],
+                "config": portable_config(run.cfg, out), "params": res["params"], "history": res["history"],
                 "wall_time_s": res["wall_time_s"], "img_per_s": res.get("img_per_s")}
         if key in FIRST_LAYER_RUNS:
-            info["first_layer"], arrays = ex._first_layer_summary(out / run.run_dir)
+            info["first_layer"], arrays = first_layer_summary(out / run.run_dir)
             weights.update({f"{run.run_dir}/{k}": v for k, v in arrays.items()})
         if run.kind == "finetune":
             info["first_layer"], dw = finetune_first_layer(out / run.run_dir, out / plan[run.source].run_dir, run.cfg.resolution
@@ -868,44 +295,16 @@ def reproduce(scale: str = "auto", data_dir: str | os.PathLike | None = None, ou
     out = Path("results" if out is None else out)
     weights = {}
     if scale == "paper":
-        report = _paper_reproduce(out, data_dir, device, force, progress, verbose, datasets, registry,
+        from scaling_mlps.transfer_paper import paper_reproduce
+        report = paper_reproduce(out, data_dir, device, force, progress, verbose, datasets, registry,
                                   dict(finetune_overrides or {}), TRANSFER_SCALES["paper"]["tta"] if tta_views is None else tta_views,
                                   download)
     else:
         if datasets not in (None, ("cifar10",)): raise ValueError(f"datasets={datasets}: the {scale} scale transfers to cifar10 only")
         report, weights = _small_reproduce(scale, out, data_dir, device, force, progress, verbose, download)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"table2_{scale}.json").write_text(json.dumps(report, indent=1))
-    (out / f"table2_{scale}.md").write_text(report_markdown(report))
-    if weights: np.savez_compressed(out / f"table2_{scale}_first_layer.npz", **weights)
+    write_report(out, "table2", scale, report, report_markdown(report), weights)
     if scale != "paper" and report["rows"]:
         import matplotlib.pyplot as plt
         plt.close(plot_transfer(report, out / f"table2_{scale}.png"))
     if verbose: print(report_markdown(report))
     return report
-
-# %% ../nbs/13b_transfer.ipynb #84c9d599
-def serve_folder(folder: str | os.PathLike):
-    "A thread-served HTTP server on 127.0.0.1 for the files in `folder` (tests of the download path): call `.shutdown()` when done."
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args): pass
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv
-
-def toy_registry(folder: str | os.PathLike, url: str, width: int = 16, depth: int = 2) -> dict:
-    "A hub registry under the names of the paper's B-6/Wi-1024 checkpoints, holding small B-MLPs written to `folder` in the authors' format; the B-12 names point at missing files."
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-    registry = {}
-    for name, entry in CHECKPOINTS.items():
-        if not name.startswith("B_6-Wi_1024") and not name.startswith("B_12-Wi_1024"): continue
-        classes = 50 if entry.num_classes == 11230 else entry.num_classes  # a small stand-in for the 11,230-class head
-        fields = dict(name=name, file=entry.file, arch=f"B_{depth}-Wi_{width}", resolution=64, num_classes=classes,
-                      dataset=entry.dataset, epochs=entry.epochs, url=f"{url}/{name}.pt")
-        if name.startswith("B_6-Wi_1024"):
-            torch.manual_seed(len(registry))
-            torch.save(get_model(fields["arch"], 64, classes).state_dict(), folder / f"{name}.pt")  # the authors' format
-            blob = (folder / f"{name}.pt").read_bytes()
-            fields |= dict(sha256=hashlib.sha256(blob).hexdigest(), size=len(blob))
-        registry[name] = HubCheckpoint(**fields)
-    return registry

@@ -4,7 +4,7 @@
 
 # %% ../nbs/16_tta.ipynb #68e987ff
 from __future__ import annotations
-import collections, dataclasses, datetime, hashlib, json, os, time
+import collections, dataclasses, json, os, time
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -13,37 +13,33 @@ import einops
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from .core import compute_dtype, default_device, get_data_dir
+from .core import compute_dtype, default_device, get_data_dir, sha256sum, progress_bar
 from .augment import tta_views
 from .loader import DeviceLoader
-from .data import DATASETS as DATA_DEFAULTS, ImageData, load_dataset
-from .evaluate import PAPER_TTA_VIEWS, TTA_AVERAGES, TTA_CROP_RATIO, TTA_CROP_SCALE, predict
+from .data import DATASETS, ImageData, load_dataset
+from .evaluate import TTA_AVERAGES, TTA_CROP_RATIO, TTA_CROP_SCALE, predict
 from .hub import load_pretrained
-from .experiments import (SCALE_CHANGES, TABLE2, _config_dict, _portable_config, _run_dir, _run_or_reuse, _same_config,
-                                      dataset_status, resolve_scale, row_config)
+from .data_status import dataset_status
+from .paper import paper_tta_numbers
+from .scales import TTA_VIEWS, TTA_SCALES, resolve_scale, row_config, logged_run
+from .runs import config_dict, portable_config, run_folder, run_or_reuse, same_config, cached, report_header
+from .results import write_report
+from .report_tta import MAIN_VARIANT, slug, report_markdown, plot_tta
 
 # %% auto #0
-__all__ = ['TTA_VIEWS', 'TTA_DATASETS', 'TTA_SCALES', 'TTA_VARIANTS', 'MAIN_VARIANT', 'TTA_MODELS', 'TINY_SIDE', 'table1_config',
-           'resolve_models', 'view_logits', 'tta_correct', 'measure_model', 'gain_ci', 'gain_difference_ci',
-           'tiny_val_boxes', 'box_features', 'terciles', 'bucket_gains', 'time_tta', 'load_test_images',
-           'paper_tta_numbers', 'report_markdown', 'plot_tta', 'committed_correct', 'reproduce']
+__all__ = ['TTA_DATASETS', 'TTA_VARIANTS', 'TTA_MODELS', 'TINY_SIDE', 'resolve_models', 'view_logits', 'tta_correct',
+           'measure_model', 'gain_ci', 'gain_difference_ci', 'tiny_val_boxes', 'box_features', 'terciles',
+           'bucket_gains', 'time_tta', 'load_test_images', 'reproduce']
 
 # %% ../nbs/16_tta.ipynb #6b321d79
-TTA_VIEWS = (1, 2, 5, 10, 20, 50, 100)  # up to the paper's 100 (§4.3); the smaller ones trace the curve
 TTA_DATASETS = ("cifar10", "tinyimagenet")
-TTA_SCALES = {  # seeds of the view sampling, test images (None: all), views, test images timed per number of views
-    "paper": dict(seeds=3, n_test=None, views=TTA_VIEWS, time_images=10_000),
-    "laptop": dict(seeds=3, n_test=None, views=TTA_VIEWS, time_images=2_000),
-    "ci": dict(seeds=2, n_test=300, views=(1, 2, 5, 10), time_images=100),
-}
 TTA_VARIANTS = {  # name: (flip, seeds: None = the scale's, view source: 'stored' or 'full' resolution)
     "crops + flips": (True, None, "stored"),   # the authors' TTA: the main curve
     "crops only": (False, 1, "stored"),
     "crops + flips, cut from 64 px": (True, 1, "full"),  # only for models trained on a down-scaled copy (Tiny at 32 px)
 }
-MAIN_VARIANT = "crops + flips"
+
 
 # %% ../nbs/16_tta.ipynb #b6acae90
 TTA_MODELS = [  # name, where the model comes from, which one
@@ -56,70 +52,65 @@ TTA_MODELS = [  # name, where the model comes from, which one
          checkpoints={"cifar10": "B_12-Wi_1024_res_64_in21k_cifar10"}),  # Table 2's TTA row on CIFAR-10
 ]
 
-def table1_config(key: str, scale: str, **overrides):
-    "The `TrainConfig` of the run `reproduce table1` trains for the row `key` at `scale` (the row's, or the longer no-DA run it is read from)."
-    cfg = row_config(key, scale, **overrides)
-    curve = SCALE_CHANGES[resolve_scale(scale)].get("no_da_curve")
-    if curve and not cfg.augment and cfg.epochs < curve: cfg = dataclasses.replace(cfg, epochs=curve)
-    return cfg
 
 # %% ../nbs/16_tta.ipynb #a894ec13
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20): h.update(block)
-    return h.hexdigest()
-
 def _model_entry(name: str, dataset: str, source: str, **info) -> dict:
     return dict(name=name, dataset=dataset, source=source, status=None, reason=None) | info
+
+def _table1_entry(m: dict, dataset: str, scale: str, out: Path, train: bool, progress: bool, verbose: bool, **where) -> dict:
+    "The model of Table 1's run for TTA model `m`: trained here if `train` (or reused), else skipped when it is not there."
+    cfg = logged_run(row_config(f"{dataset}/{m['row']}", scale, **where), scale)
+    rel = run_folder(Path("runs")/f"table1_{scale}", cfg)
+    e = _model_entry(m["name"], dataset, "table1", run_dir=str(rel), config=config_dict(cfg))
+    meta = out/rel/"run.json"
+    finished = all((out/rel/f).exists() for f in ("result.json", "model.pt")) and meta.exists() \
+        and same_config(json.loads(meta.read_text())["config"], config_dict(cfg))
+    if not train and not finished:  # missing, unfinished or another configuration: never trained (or resumed) here
+        return e | dict(status="skipped", reason=f"no finished run {rel} in the results folder: run `scaling-mlps reproduce "
+                                                 f"table1 --scale {scale}` first, with the same --out")
+    if verbose: print(f"[tta {scale}] {dataset}, {m['name']}: {rel}", flush=True)
+    _, e["training"] = run_or_reuse(cfg, out/rel, False, progress)  # retraining is `reproduce table1 --force`
+    return e | dict(checkpoint=str(out/rel/"model.pt"))
+
+def _table2_entries(m: dict, dataset: str, scale: str, out: Path) -> list[dict]:
+    "Every finished fine-tuning or linear-probe run of chapter 2 on `dataset`, or one skipped entry saying there is none."
+    entries = []
+    for f in sorted((out/"runs"/f"table2_{scale}").glob("**/result.json")):  # chapter 2 files them by mode, then dataset
+        config = json.loads(f.read_text()).get("config", {})
+        if config.get("dataset") != dataset or config.get("mode") not in ("finetune", "linear") \
+                or not (f.parent/"model.pt").exists(): continue
+        entries.append(_model_entry(f"{config['arch']} {config['mode']} from {Path(str(config.get('init_from'))).name}",
+                                    dataset, "table2", run_dir=str(f.parent.relative_to(out)), config=portable_config(config, out),
+                                    checkpoint=str(f.parent/"model.pt"), training="reused"))
+    # two runs from the same checkpoint (e.g. linear probes at two learning rates) would share a name, and a
+    # name keys the per-image results: such names get the run's folder, which differs in what differs
+    names = collections.Counter(e["name"] for e in entries)
+    for e in entries:
+        if names[e["name"]] > 1: e["name"] = f"{e['name']} ({Path(e['run_dir']).name})"
+    return entries or [_model_entry(m["name"], dataset, "table2", status="skipped",
+                                    reason=f"no finished fine-tuning run of {dataset} under runs/table2_{scale}/ (chapter 2: "
+                                           f"`scaling-mlps reproduce table2 --scale {scale}`, same --out)")]
+
+def _hub_entry(m: dict, dataset: str, data_dir) -> dict | None:
+    "The authors' checkpoint for `dataset` (downloaded if needed), None if they released none, skipped if it cannot be had."
+    name = m["checkpoints"].get(dataset)
+    if name is None: return None
+    e = _model_entry(m["name"], dataset, "hub", checkpoint=name, config={})
+    try: load_pretrained(name, data_dir)  # downloads it if needed
+    except Exception as err: e.update(status="skipped", reason=f"the checkpoint {name} is not available: {str(err)[:300]}")
+    return e
 
 def resolve_models(dataset: str, scale: str, out: Path, data_dir=None, device=None, train: bool = True,
                    progress: bool = False, verbose: bool = False) -> list[dict]:
     "Every TTA model of `dataset` at `scale`: name, checkpoint, the run's settings, or why it is skipped."
-    entries, runs = [], out/"runs"
+    entries = []
     for m in TTA_MODELS:
         if scale not in m.get("scales", (scale,)): continue
         if m["source"] == "table1":
-            cfg = table1_config(f"{dataset}/{m['row']}", scale, device=device, data_dir=None if data_dir is None else str(data_dir))
-            rel = _run_dir(Path("runs")/f"table1_{scale}", cfg)
-            e = _model_entry(m["name"], dataset, "table1", run_dir=str(rel), config=_config_dict(cfg))
-            meta = out/rel/"run.json"
-            finished = all((out/rel/f).exists() for f in ("result.json", "model.pt")) and meta.exists() \
-                and _same_config(json.loads(meta.read_text())["config"], _config_dict(cfg))
-            if not train and not finished:  # missing, unfinished or another configuration: never trained (or resumed) here
-                e.update(status="skipped", reason=f"no finished run {rel} in the results folder: run `scaling-mlps reproduce "
-                                                  f"table1 --scale {scale}` first, with the same --out")
-            else:
-                if verbose: print(f"[tta {scale}] {dataset}, {m['name']}: {rel}", flush=True)
-                _, e["training"] = _run_or_reuse(cfg, out/rel, False, progress)  # retraining is `reproduce table1 --force`
-                e["checkpoint"] = str(out/rel/"model.pt")
-            entries.append(e)
-        elif m["source"] == "table2":
-            found = sorted((runs/f"table2_{scale}").glob("**/result.json"))  # chapter 2 files them by mode, then dataset
-            for f in found:
-                config = json.loads(f.read_text()).get("config", {})
-                if config.get("dataset") != dataset or config.get("mode") not in ("finetune", "linear") \
-                        or not (f.parent/"model.pt").exists(): continue
-                entries.append(_model_entry(f"{config['arch']} {config['mode']} from {Path(str(config.get('init_from'))).name}",
-                                            dataset, "table2", run_dir=str(f.parent.relative_to(out)), config=_portable_config(config, out),
-                                            checkpoint=str(f.parent/"model.pt"), training="reused"))
-            # two runs from the same checkpoint (e.g. linear probes at two learning rates) would share a name, and a
-            # name keys the per-image results: such names get the run's folder, which differs in what differs
-            transferred = [e for e in entries if e["source"] == "table2"]
-            names = collections.Counter(e["name"] for e in transferred)
-            for e in transferred:
-                if names[e["name"]] > 1: e["name"] = f"{e['name']} ({Path(e['run_dir']).name})"
-            if not transferred:
-                entries.append(_model_entry(m["name"], dataset, "table2", status="skipped",
-                                            reason=f"no finished fine-tuning run of {dataset} under runs/table2_{scale}/ (chapter 2: "
-                                                   f"`scaling-mlps reproduce table2 --scale {scale}`, same --out)"))
-        elif m["source"] == "hub":
-            name = m["checkpoints"].get(dataset)
-            if name is None: continue
-            e = _model_entry(m["name"], dataset, "hub", checkpoint=name, config={})
-            try: load_pretrained(name, data_dir)  # downloads it if needed
-            except Exception as err: e.update(status="skipped", reason=f"the checkpoint {name} is not available: {str(err)[:300]}")
-            entries.append(e)
+            entries.append(_table1_entry(m, dataset, scale, out, train, progress, verbose, device=device,
+                                         data_dir=None if data_dir is None else str(data_dir)))
+        elif m["source"] == "table2": entries += _table2_entries(m, dataset, scale, out)
+        elif (e := _hub_entry(m, dataset, data_dir)) is not None: entries.append(e)
     return entries
 
 # %% ../nbs/16_tta.ipynb #92350782
@@ -137,7 +128,7 @@ def view_logits(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *,
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
     was_training = model.training; model.eval()
     try:
-        for x, y in tqdm(loader, desc=f"TTA {views} views", leave=False, disable=not progress):
+        for x, y in progress_bar(loader, desc=f"TTA {views} views", leave=False, disable=not progress):
             v = tta_views(x, views, resolution, scale=crop_scale, ratio=crop_ratio, flip=flip, generator=generator)
             with autocast: logits = model(v).float()
             yield einops.rearrange(logits, "(k b) n -> k b n", k=views), y
@@ -261,10 +252,6 @@ def time_tta(model: nn.Module, data: ImageData, *, resolution: int, views: Seque
     return rows
 
 # %% ../nbs/16_tta.ipynb #2daf55ac
-def _load_model(entry: dict, data_dir) -> tuple[nn.Module, dict]:
-    model, info = load_pretrained(entry["checkpoint"], data_dir)
-    return model, info
-
 def load_test_images(dataset: str, resolution: int | None, data_dir, n_test: int | None, progress: bool) -> ImageData:
     "The test split at `resolution` (None: the dataset's), or a fixed random subset of `n_test` images of it."
     data = load_dataset(dataset, "test", data_dir=data_dir, resolution=resolution, progress=progress)
@@ -273,149 +260,40 @@ def load_test_images(dataset: str, resolution: int | None, data_dir, n_test: int
     return dataclasses.replace(data, images=data.images[idx], labels=data.labels[idx],
                                files=None if data.files is None else [data.files[i] for i in idx.tolist()])
 
-def _measure_cached(entry: dict, settings: dict, folder: Path, compute, force: bool) -> tuple[dict, dict, str]:
-    "`compute()` -> (result, per-image arrays), or what an earlier call stored in `folder` for the same model and settings."
-    key = dict(settings, model_sha256=_sha256(Path(entry["checkpoint"])) if Path(entry["checkpoint"]).exists() else entry["checkpoint"])
-    meta, arrays = folder/"tta.json", folder/"correct.npz"
-    if not force and meta.exists() and arrays.exists():
-        saved = json.loads(meta.read_text())
-        if saved.get("key") == key:
-            with np.load(arrays) as f: return saved["result"], {k: f[k] for k in f.files}, "reused"
-    result, per_image = compute()
-    folder.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(arrays, **per_image)
-    meta.write_text(json.dumps(dict(key=key, result=result), indent=1))
-    return result, per_image, "ran"
-
-# %% ../nbs/16_tta.ipynb #34ea204b
-def paper_tta_numbers() -> list[dict]:
-    "Top-1 (%) of the fine-tuned B-12/Wi-1024 without and with TTA (100 views) per dataset: the paper's Table 2."
-    acc = {(r["name"], r["dataset"]): r["paper"] for r in TABLE2}
-    return [dict(dataset=d, plain=acc["B-12/Wi-1024 + DA", d], tta=acc["B-12/Wi-1024 + DA + TTA", d],
-                 gain=round(acc["B-12/Wi-1024 + DA + TTA", d] - acc["B-12/Wi-1024 + DA", d], 1))
-            for d in dict.fromkeys(r["dataset"] for r in TABLE2)]
-
-def _mean_std(values: list[float]) -> str:
-    m = 100 * float(np.mean(values))
-    return f"{m:.1f}" if len(values) < 2 else f"{m:.1f} ± {100 * float(np.std(values, ddof=1)):.1f}"
-
-def _epochs(row: dict) -> str:
-    return str(row.get("config", {}).get("epochs", "")) if row["source"] != "hub" else "(published)"
-
-def report_markdown(report: dict) -> str:
-    "The markdown of a TTA `reproduce` report."
-    s = report["settings"]
-    views, kmax = s["views"], str(s["views"][-1])
-    measured = [r for r in report["rows"] if r["status"] != "skipped"]
-    reused = sum(r["status"] == "reused" for r in measured)  # a reused measurement's time was spent by an earlier call
-    reuse_note = f" ({reused} of {len(measured)} models' measurements reused from an earlier call)" if reused else ""
-    lines = [f"# Test-time augmentation at the `{report['scale']}` scale", "",
-             f"Top-1 accuracy (%) with test-time augmentation (TTA) over k random views, measured on `{report['device']}` "
-             f"({report['torch_threads']} threads) on {report['date']}; wall time {report['wall_time_s'] / 60:.1f} min{reuse_note}. "
-             f"Views: crops of scale {tuple(s['crop_scale'])} and ratio {tuple(s['crop_ratio'])} (the authors' TTA), "
-             f"resized to the model's resolution. Command: `{report['command']}`.", "",
-             f"## Accuracy against the number of views ({MAIN_VARIANT}, averaged logits; mean ± std over {s['seeds']} seeds of the views)", "",
-             "| dataset | model | epochs | plain | " + " | ".join(f"k={k}" for k in views) + f" | gain at k={kmax} [95% CI] |",
-             "| --- | --- | ---: | ---: | " + " | ".join("---:" for _ in views) + " | --- |"]
-    ran = [r for r in report["rows"] if r["status"] != "skipped"]
-    for r in ran:
-        c = r["curves"][MAIN_VARIANT]["logits"]
-        g = r["gain"]
-        lines.append(f"| {r['dataset']} | {r['name']} | {_epochs(r)} | {100 * r['plain']:.1f} | " + " | ".join(_mean_std(c[str(k)]) for k in views)
-                     + f" | {g['gain']:+.1f} [{g['lo']:+.1f}, {g['hi']:+.1f}] |")
-    lines += ["", f"Gain: seed 0 at k={kmax} minus plain (the centre square, no TTA), on the same images; the interval is a "
-                  "paired bootstrap over images (2,000 resamples).", "",
-              f"## Variants at k={kmax} (seed 0)", "",
-              "| dataset | model | logits (paper) | softmax (authors' code) | crops only, no flips | cut from 64 px: plain → TTA |",
-              "| --- | --- | ---: | ---: | ---: | --- |"]
-    for r in ran:
-        c = r["curves"]
-        full = c.get("crops + flips, cut from 64 px")
-        lines.append(f"| {r['dataset']} | {r['name']} | {100 * c[MAIN_VARIANT]['logits'][kmax][0]:.1f} | "
-                     f"{100 * c[MAIN_VARIANT]['softmax'][kmax][0]:.1f} | {100 * c['crops only']['logits'][kmax][0]:.1f} | "
-                     + (f"{100 * r['plain, cut from 64 px']:.1f} → {100 * full['logits'][kmax][0]:.1f}" if full else "—") + " |")
-    boxed = [r for r in ran if "boxes" in r]
-    if boxed:
-        lines += ["", "## Where the gain comes from: Tiny-ImageNet's bounding boxes", "",
-                  "Validation images split into thirds by the distance of the box centre from the image centre (fraction of "
-                  "half the side) and by the box area (fraction of the image). Gain of TTA (seed 0, k="
-                  f"{kmax}) in each third, with a paired bootstrap 95% interval; last row of each: the last third's gain minus "
-                  "the first third's.", "",
-                  "| model | split by | third | images | plain | TTA | gain [95% CI] |", "| --- | --- | --- | ---: | ---: | ---: | --- |"]
-        for r in boxed:
-            for feature, b in r["boxes"].items():
-                for x in b["buckets"]:
-                    lines.append(f"| {r['name']} | {feature} | {x['bucket']} | {x['n']} | {x['plain']:.1f} | {x['tta']:.1f} | "
-                                 f"{x['gain']:+.1f} [{x['lo']:+.1f}, {x['hi']:+.1f}] |")
-                d = b["last_minus_first"]
-                lines.append(f"| {r['name']} | {feature} | last − first | | | | {d['difference']:+.1f} [{d['lo']:+.1f}, {d['hi']:+.1f}] |")
-    if report["timing"]:
-        lines += ["", "## What TTA costs", "", "| dataset | model | views k | seconds per 10,000 images | views/s | × plain time |",
-                  "| --- | --- | ---: | ---: | ---: | ---: |"]
-        for d, t in report["timing"].items():
-            base = t["rows"][0]["seconds_per_10k"]
-            for x in t["rows"]:
-                lines.append(f"| {d} | {t['model']} ({t['arch']}) | {x['views'] or 'plain'} | {x['seconds_per_10k']:.2f} | "
-                             f"{x['views_per_s']:,.0f} | {x['seconds_per_10k'] / base:.1f} |")
-        timed = ", ".join(f"{t['images']:,} {d} images" for d, t in report["timing"].items())
-        lines += ["", f"Timed on {timed} "
-                      f"(`evaluate.predict`, all k views of a batch in one forward pass); on a shared machine these times "
-                      "vary, the ratio to the plain time less."]
-    paper = {p["dataset"]: p for p in report["paper"]}
-    lines += ["", "## The paper", "", "Table 2, B-12/Wi-1024 + DA fine-tuned, without → with TTA (100 views): " + "; ".join(
-        f"{d} {p['plain']} → {p['tta']} ({p['gain']:+.1f})" for d, p in paper.items()) + "."]
-    skips = [r for r in report["rows"] if r["status"] == "skipped"]
-    if skips or report["skipped"]:
-        lines += ["", "Skipped:"] + [f"- {d}: {why}" for d, why in report["skipped"].items()] + \
-                 [f"- {r['dataset']}, {r['name']}: {r['reason']}" for r in skips]
-    return "\n".join(lines) + "\n"
-
-def plot_tta(report: dict, out: str | os.PathLike | None = None):
-    "Accuracy against views per dataset (mean ± std over seeds, plain dashed), and the gain per box third on Tiny-ImageNet."
-    import matplotlib.pyplot as plt
-    ran = [r for r in report["rows"] if r["status"] != "skipped"]
-    datasets = list(dict.fromkeys(r["dataset"] for r in ran))
-    boxed = [r for r in ran if "boxes" in r]
-    n = len(datasets) + bool(boxed)
-    fig, axes = plt.subplots(1, max(n, 1), figsize=(5 * max(n, 1), 3.8), squeeze=False)
-    views = report["settings"]["views"]
-    for ax, d in zip(axes[0], datasets):
-        for i, r in enumerate(x for x in ran if x["dataset"] == d):
-            c = r["curves"][MAIN_VARIANT]["logits"]
-            m = [100 * np.mean(c[str(k)]) for k in views]
-            sd = [100 * np.std(c[str(k)], ddof=1) if len(c[str(k)]) > 1 else 0 for k in views]
-            line = ax.errorbar(views, m, yerr=sd, marker="o", ms=3, capsize=2, label=r["name"])
-            ax.axhline(100 * r["plain"], color=line[0].get_color(), ls="--", lw=0.8)
-        ax.set_xscale("log"); ax.set_xlabel("views k"); ax.set_ylabel("top-1 accuracy (%)")
-        ax.set_title(f"{d}: TTA ({MAIN_VARIANT}); dashed: no TTA", fontsize=9); ax.legend(fontsize=7)
-    if boxed:
-        ax = axes[0][len(datasets)]
-        width = 0.8 / len(boxed)
-        for j, r in enumerate(boxed):
-            xs, gs, lo, hi, ticks = [], [], [], [], []
-            for f_i, (feature, b) in enumerate(r["boxes"].items()):
-                for b_i, x in enumerate(b["buckets"]):
-                    pos = f_i * 3.5 + b_i
-                    xs.append(pos + (j - (len(boxed) - 1) / 2) * width); gs.append(x["gain"])
-                    lo.append(x["gain"] - x["lo"]); hi.append(x["hi"] - x["gain"])
-                    ticks.append((pos, f"{feature.split()[0]}\n{x['bucket']}"))
-            ax.bar(xs, gs, width, yerr=[lo, hi], capsize=2, label=r["name"])
-        ax.set_xticks([t[0] for t in ticks], [t[1] for t in ticks], fontsize=6)
-        ax.axhline(0, color="k", lw=0.6); ax.set_ylabel("TTA gain (points, 95% CI)")
-        ax.set_title("Tiny-ImageNet: gain per third of the validation set", fontsize=9); ax.legend(fontsize=6)
-    fig.tight_layout()
-    if out is not None: fig.savefig(out, dpi=110, bbox_inches="tight")
-    return fig
-
-def committed_correct(folder: str | os.PathLike, scale: str) -> dict[str, np.ndarray]:
-    "Per-image correctness {'<dataset>/<model>/<plain|tta>': bool array} that `reproduce` stored in `tta_<scale>_correct.npz`."
-    report = json.loads((Path(folder)/f"tta_{scale}.json").read_text())
-    sizes = {f"{r['dataset']}/{_slug(r['name'])}": r["test_images"] for r in report["rows"] if r["status"] != "skipped"}
-    with np.load(Path(folder)/f"tta_{scale}_correct.npz") as f:
-        return {k: np.unpackbits(f[k])[:sizes[k.rsplit("/", 1)[0]]].astype(bool) for k in f.files}
 
 # %% ../nbs/16_tta.ipynb #6e09a1ae
-def _slug(text: str) -> str: return "".join(c if c.isalnum() else "-" for c in text).strip("-").lower()
+def _measure_entry(e: dict, dataset: str, scale: str, settings: dict, out: Path, full: dict, data_dir, device: str,
+                   force: bool, progress: bool, verbose: bool) -> tuple[dict, dict, nn.Module, dict, ImageData]:
+    "TTA on the model of entry `e`, or the measurement stored beside it for the same model file and settings: (row, per-image results, model, its info, test data)."
+    row = {k: v for k, v in e.items() if k != "checkpoint"}
+    model, info = load_pretrained(e["checkpoint"], data_dir)
+    model.to(device)
+    data_res = e["config"].get("data_resolution")
+    data = load_test_images(dataset, data_res, data_dir, settings["n_test"], progress)
+    full_data = None
+    if data_res is not None and data_res < DATASETS[dataset][2]:  # trained on a down-scaled copy (data.DATASETS: mean, std, resolution)
+        if dataset not in full: full[dataset] = load_test_images(dataset, None, data_dir, settings["n_test"], progress)
+        full_data = full[dataset]
+    checkpoint = Path(e["checkpoint"])
+    key = dict(views=list(settings["views"]), seeds=settings["seeds"], n_test=settings["n_test"],
+               variants={k: list(v) for k, v in TTA_VARIANTS.items()}, resolution=info["resolution"],
+               data_resolution=data.images.shape[-1], crop_scale=list(TTA_CROP_SCALE), crop_ratio=list(TTA_CROP_RATIO),
+               model_sha256=sha256sum(checkpoint) if checkpoint.exists() else e["checkpoint"])
+    folder = out/"runs"/f"tta_{scale}"/dataset/slug(e["name"] + "-" + Path(e.get("run_dir") or e["checkpoint"]).name)
+    if verbose: print(f"[tta {scale}] {dataset}, {e['name']}: {len(data):,} test images, views {settings['views']}, "
+                      f"{settings['seeds']} seeds", flush=True)
+    t0 = time.time()
+    def measure() -> tuple[dict, dict]:  # its own wall time is stored with it, so a reused row still says what it cost
+        result, per_image = measure_model(model, data, resolution=info["resolution"], views=settings["views"],
+                                          seeds=settings["seeds"], full_data=full_data, device=device, progress=progress)
+        return result | dict(measure_wall_time_s=round(time.time() - t0, 1)), per_image
+    (result, per_image), reused = cached(folder/"tta.json", key, measure, force, arrays=True)
+    row |= dict(status="reused" if reused else "ran", arch=info["arch"], resolution=info["resolution"],
+                data_resolution=data.images.shape[-1], test_images=len(data), wall_time_s=round(time.time() - t0, 1), **result)
+    row["gain"] = gain_ci(per_image["plain"], per_image["tta"])
+    if dataset == "tinyimagenet" and data.files is not None:
+        row["boxes"] = bucket_gains(per_image["plain"], per_image["tta"], box_features(tiny_val_boxes(data_dir, data.files)))
+    return row, per_image, model, info, data
 
 def reproduce(scale: str = "auto", data_dir: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
               device: str | None = None, force: bool = False, progress: bool = True, verbose: bool = True,
@@ -436,47 +314,22 @@ def reproduce(scale: str = "auto", data_dir: str | os.PathLike | None = None, ou
         if (why := dataset_status(dataset, data_dir)) is not None: skipped[dataset] = why; continue
         full = {}
         for e in resolve_models(dataset, scale, out, data_dir, device, train, progress, verbose):
-            row = {k: v for k, v in e.items() if k != "checkpoint"}
-            if e["status"] == "skipped": rows.append(row); continue
-            model, info = _load_model(e, data_dir)
-            model.to(device)
-            data_res = e["config"].get("data_resolution")
-            data = load_test_images(dataset, data_res, data_dir, settings["n_test"], progress)
-            full_data = None
-            if data_res is not None and data_res < DATA_DEFAULTS[dataset][2]:  # trained on a down-scaled copy
-                if dataset not in full: full[dataset] = load_test_images(dataset, None, data_dir, settings["n_test"], progress)
-                full_data = full[dataset]
-            key = dict(views=list(settings["views"]), seeds=settings["seeds"], n_test=settings["n_test"],
-                       variants={k: list(v) for k, v in TTA_VARIANTS.items()}, resolution=info["resolution"],
-                       data_resolution=data.images.shape[-1], crop_scale=list(TTA_CROP_SCALE), crop_ratio=list(TTA_CROP_RATIO))
-            folder = out/"runs"/f"tta_{scale}"/dataset/_slug(e["name"] + "-" + Path(e.get("run_dir") or e["checkpoint"]).name)
-            if verbose: print(f"[tta {scale}] {dataset}, {e['name']}: {len(data):,} test images, views {settings['views']}, "
-                              f"{settings['seeds']} seeds", flush=True)
-            t0 = time.time()
-            result, per_image, how = _measure_cached(e, key, folder, lambda: measure_model(
-                model, data, resolution=info["resolution"], views=settings["views"], seeds=settings["seeds"],
-                full_data=full_data, device=device, progress=progress), force)
-            row |= dict(status=how, arch=info["arch"], resolution=info["resolution"], data_resolution=data.images.shape[-1],
-                        test_images=len(data), wall_time_s=round(time.time() - t0, 1), **result)
-            row["gain"] = gain_ci(per_image["plain"], per_image["tta"])
-            if dataset == "tinyimagenet" and data.files is not None:
-                row["boxes"] = bucket_gains(per_image["plain"], per_image["tta"], box_features(tiny_val_boxes(data_dir, data.files)))
-            per_image_all[f"{dataset}/{_slug(e['name'])}"] = per_image
+            if e["status"] == "skipped": rows.append({k: v for k, v in e.items() if k != "checkpoint"}); continue
+            row, per_image, model, info, data = _measure_entry(e, dataset, scale, settings, out, full, data_dir, device,
+                                                               force, progress, verbose)
+            per_image_all[f"{dataset}/{slug(e['name'])}"] = per_image
             if e["name"] == "B-MLP + DA" and dataset not in timing:
                 timing[dataset] = dict(model=e["name"], arch=info["arch"], images=min(settings["time_images"], len(data)),
                                        rows=time_tta(model, data, resolution=info["resolution"], views=settings["views"],
                                                      n=settings["time_images"], device=device))
             rows.append(row)
-    report = dict(table="tta", scale=scale, device=device, torch_threads=torch.get_num_threads(),
-                  date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                  wall_time_s=round(time.time() - started, 1), command=f"scaling-mlps reproduce tta --scale {scale}",
+    report = dict(table="tta", **report_header(scale, device), wall_time_s=round(time.time() - started, 1),
+                  command=f"scaling-mlps reproduce tta --scale {scale}",
                   settings=dict(settings, views=list(settings["views"]), crop_scale=list(TTA_CROP_SCALE),
                                 crop_ratio=list(TTA_CROP_RATIO), variants={k: list(v) for k, v in TTA_VARIANTS.items()}),
                   rows=rows, timing=timing, skipped=skipped, paper=paper_tta_numbers())
-    out.mkdir(parents=True, exist_ok=True)
-    (out/f"tta_{scale}.json").write_text(json.dumps(report, indent=1))
-    (out/f"tta_{scale}.md").write_text(report_markdown(report))
-    np.savez_compressed(out/f"tta_{scale}_correct.npz", **{f"{k}/{n}": np.packbits(v.astype(bool)) for k, d in per_image_all.items() for n, v in d.items()})
+    correct = {f"{k}/{n}": np.packbits(v.astype(bool)) for k, d in per_image_all.items() for n, v in d.items()}
+    write_report(out, "tta", scale, report, report_markdown(report), correct, arrays_name="correct")
     import matplotlib.pyplot as plt
     plt.close(plot_tta(report, out/f"tta_{scale}.png"))
     if verbose: print(report_markdown(report))

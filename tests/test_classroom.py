@@ -105,7 +105,7 @@ def test_wheel_carries_the_course(tmp_path, real_data_dir):
     sh(python, "-m", "pip", "install", "--no-deps", "--no-index", "-q", wheel)
     elsewhere = tmp_path / "elsewhere"; elsewhere.mkdir()
 
-    found = json.loads(sh(python, "-c", "import json, scaling_mlps, scaling_mlps.experiments as e; print(json.dumps("
+    found = json.loads(sh(python, "-c", "import json, scaling_mlps, scaling_mlps.results as e; print(json.dumps("
                           "[scaling_mlps.__file__, str(e.results_dir()), e.load_report('table1', 'laptop') is not None]))",
                           cwd=elsewhere).stdout)
     site = str(venv / "lib")

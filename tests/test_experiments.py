@@ -1,72 +1,8 @@
-"Tests of scaling_mlps.experiments: the paper's tables, scales, row configs, data availability, run sharing, reproduce."
-import json, os
-from pathlib import Path
-import pytest, torch
+"Tests of scaling_mlps.experiments: Table 1 reproduced at the ci scale, its runs shared and reused (scales: test_scales.py; runs: test_runs.py)."
+import json
+import pytest
 from scaling_mlps import experiments as ex
-
-
-def test_table1_numbers_and_rows():
-    assert len(ex.TABLE1) == 24 and len({r["key"] for r in ex.TABLE1}) == 24
-    paper = {(r["dataset"], r["name"]): r["paper"] for r in ex.TABLE1}
-    assert paper[("cifar10", "B-MLP + DA @5000E")] == 75.4
-    assert paper[("tinyimagenet", "S-MLP @100E")] == 8.5
-    assert paper[("imagenet", "B-MLP @100E")] == 8.7
-    assert ex.RESNET18_DA == {"cifar10": 93.2, "cifar100": 75.6, "tinyimagenet": 68.9, "imagenet": 69.7}
-    t2 = {(r["name"], r["dataset"]): (r["paper"], r["std"]) for r in ex.TABLE2}
-    assert t2[("B-12/Wi-1024 + DA + TTA", "imagenet")] == (51.5, 0.1)
-    ck = {(r["name"], r["dataset"]): r["paper"] for r in ex.CHECKPOINT_TABLE}
-    assert ck[("B_6-Wi_512", "cifar10")] == 88.5 and ck[("B_12-Wi_1024 + TTA", "imagenet_real")] == 57.9
-
-
-def test_resolve_scale(monkeypatch):
-    monkeypatch.delenv("SCALING_MLPS_SCALE", raising=False)
-    monkeypatch.delenv("CI", raising=False)
-    monkeypatch.delenv("IN_TEST", raising=False)
-    assert ex.resolve_scale("auto") == ("paper" if torch.cuda.is_available() else "laptop")
-    monkeypatch.setenv("CI", "true")
-    assert ex.resolve_scale("auto") == "ci"
-    monkeypatch.setenv("SCALING_MLPS_SCALE", "laptop")
-    assert ex.resolve_scale("auto") == "laptop"
-    assert ex.resolve_scale("paper") == "paper"
-    with pytest.raises(ValueError, match="unknown scale 'big'"):
-        ex.resolve_scale("big")
-
-
-def test_row_config_paper_scale_is_the_paper():
-    for row in ex.TABLE1:
-        c = ex.row_config(row, "paper")
-        assert (c.batch_size, c.optimizer, c.lr, c.label_smoothing, c.scheduler, c.weight_decay) == (4096, "lion", 5e-5, 0.3, "none", 0.0)
-        assert c.arch == row["arch"] and c.epochs == row["epochs"] and c.augment == row["augment"]
-        assert c.mixup == (0.8 if row["augment"] else 0.0) and c.crop_scale == (0.08, 1.0)
-        assert c.resolution == (32 if row["dataset"].startswith("cifar") else 64)
-        assert ex.config_changes(row, "paper") == {}
-
-
-def test_laptop_and_ci_changes():
-    c = ex.row_config("tinyimagenet/B-MLP-DA-1000E", "laptop")
-    assert (c.arch, c.resolution, c.n_train, c.epochs) == ("B_6-Wi_64", 32, None, 20)  # full training set
-    ch = ex.config_changes("cifar10/S-MLP-100E", "ci")
-    assert ch["arch"] == ("S_6-Wi_1024", "S_6-Wi_32") and ch["n_train"] == (None, 320)
-    assert "S-MLP + DA @5000E | cifar10 | arch S_6-Wi_1024 → S_6-Wi_64, epochs 5000 → 200" in ex.changes_table("laptop")
-
-
-def test_dataset_status(tmp_path, monkeypatch):
-    assert "no public download" in ex.dataset_status("tinyimagenet", tmp_path)
-    (tmp_path / "tiny-imagenet-200" / "train").mkdir(parents=True)
-    assert ex.dataset_status("tinyimagenet", tmp_path) is None
-    monkeypatch.setitem(ex.DOWNLOAD_URLS, "cifar100", "http://127.0.0.1:9/c.tar.gz")
-    why = ex.dataset_status("cifar100", tmp_path)
-    assert "did not answer" in why and str(tmp_path) not in why  # a committed report names no local folder
-
-
-def test_plan_runs_shares_prefixes_only_with_constant_lr():
-    cfgs = {r["key"]: ex.row_config(r, "laptop") for r in ex.TABLE1 if r["dataset"] == "tinyimagenet"}
-    plan = ex.plan_runs(cfgs)
-    assert plan["tinyimagenet/S-MLP-DA-1000E"] == ("tinyimagenet/S-MLP-DA-5000E", 20)
-    assert len({h for h, _ in plan.values()}) == 4
-    import dataclasses
-    warm = {k: dataclasses.replace(c, warmup_epochs=1) for k, c in cfgs.items()}
-    assert len({h for h, _ in ex.plan_runs(warm).values()}) == 6
+from scaling_mlps.runs import first_layer_weights
 
 
 def test_reproduce_skips_missing_data_with_reason(tmp_path):
@@ -95,5 +31,5 @@ def test_reproduce_ci_on_real_cifar10(real_data_dir, tmp_path):
     rep3 = ex.reproduce(scale="ci", data_dir=real_data_dir, out=tmp_path, datasets=("cifar10",),
                         force=True, progress=False, verbose=False)
     assert {r["status"] for r in rep3["rows"]} == {"ran"}
-    w, w0 = ex.first_layer_weights(tmp_path / rows["cifar10/B-MLP-100E"]["run_dir"])
+    w, w0 = first_layer_weights(tmp_path / rows["cifar10/B-MLP-100E"]["run_dir"])
     assert w.shape == w0.shape == (32, 3 * 32 * 32) and 0 < (w - w0).norm() < 0.5 * w0.norm()

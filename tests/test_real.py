@@ -3,6 +3,7 @@ ILSVRC2012 layout), a checkpoint whose predictions are known, `scaling-mlps eval
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -117,6 +118,10 @@ def test_reproduce_real_paper_scale_on_a_made_up_folder(tmp_path):
     for r in rep["rows"]:
         assert (r["original_acc"], r["real_acc"], r["real_acc_all_images"]) == pytest.approx(
             (EXPECTED["test_acc"], EXPECTED["real_acc"], EXPECTED["real_acc_all_images"]))
+    stored = rep["first_layer"]  # chapter 4 ends with the checkpoint's first units, drawn from this file
+    with np.load(tmp_path / "out" / stored["file"]) as f: w = f["W"]
+    width = torch.load(tmp_path / "c.pt", weights_only=True)["linear_in.weight"].shape[0]
+    assert stored["resolution"] == rep["rows"][0]["resolution"] and w.shape[0] == min(25, width) and w.dtype == np.float16
     md = (tmp_path / "out" / "real_paper.md").read_text()
     assert "| 0 | 43.3 | 48.6 | 83.3 | 80.0 | 66.7 |" in md and "| 3 | — | — | 83.3 | 80.0 | 66.7 |" in md, md
 

@@ -1,11 +1,9 @@
 "Tests of scaling_mlps.transfer: Table 2's plan at each scale, the cached linear probe, reproduce (ci on real data, paper offline)."
 import dataclasses, json, math
 from pathlib import Path
-import pytest, torch
-from scaling_mlps import transfer as tr
-from scaling_mlps.data import ImageData
-from scaling_mlps.models import get_model
-from scaling_mlps.train import train
+import pytest
+from scaling_mlps import transfer as tr, scales, paper, report_table2
+from fixtures import serve_folder, toy_registry
 
 
 def test_laptop_plan_reuses_chapter_1_runs_and_counts_compute(tmp_path):
@@ -52,30 +50,10 @@ def test_cli_reproduce_table2_is_registered(tmp_path, capsys):
 
 
 def test_settings_table_names_sources():
-    t = tr.transfer_settings_table("laptop")
+    t = scales.transfer_settings_table("laptop")
     assert "| fine-tuning learning rate | head 0.01, body 0.001 | paper §4.3 | as the paper scale |" in t
     assert "| linear probe optimizer, lr | LION, 1e-5 | paper appendix A.3 | lr 0.0001 (ours:" in t
-    assert tr.transfer_settings_table("paper").count("as the paper scale") == len(tr.TRANSFER_SETTINGS)
-
-
-def _blobs(n, seed, classes=4, size=8):
-    g = torch.Generator().manual_seed(seed)
-    images = torch.randint(0, 100, (n, 3, size, size), generator=g, dtype=torch.uint8)
-    labels = torch.arange(n) % classes
-    for c in range(classes): images[labels == c, :, 2 * (c // 2):2 * (c // 2) + 4, 2 * (c % 2):2 * (c % 2) + 4] += 120
-    return ImageData(images, labels, [str(c) for c in range(classes)], (0.4,) * 3, (0.25,) * 3, "blobs", "x")
-
-
-def test_cached_linear_probe_is_train_with_a_frozen_body(tmp_path):
-    torch.manual_seed(0); torch.save(get_model("B_2-Wi_16", 8, 6).state_dict(), tmp_path / "pre.pt")
-    data = (_blobs(192, 0), _blobs(64, 1))
-    cfg = tr.transfer_config(tmp_path / "pre.pt", "blobs", "linear", "laptop", epochs=3, batch_size=32, lr=3e-3, device="cpu")
-    a = tr.linear_probe(cfg, data=data)
-    b = train(cfg, progress=False, data=data)
-    for x, y in zip(a["history"], b["history"]):
-        assert x["train_loss"] == pytest.approx(y["train_loss"], abs=1e-4) and x["test_acc"] == y["test_acc"]
-    with pytest.raises(ValueError, match="augment=False"):
-        tr.linear_probe(dataclasses.replace(cfg, augment=True), data=data)
+    assert scales.transfer_settings_table("paper").count("as the paper scale") == len(paper.TRANSFER_SETTINGS)
 
 
 def test_reproduce_skips_missing_data_with_reason(tmp_path):
@@ -85,15 +63,11 @@ def test_reproduce_skips_missing_data_with_reason(tmp_path):
     assert "Skipped:" in md and str(tmp_path) not in md
 
 
-def test_real_order():
-    assert tr.real_order(["n01/ILSVRC2012_val_00000002.JPEG", "ILSVRC2012_val_00050000.JPEG"]).tolist() == [1, 49_999]
-
-
 def test_paper_path_offline_end_to_end(real_data_dir, tmp_path):
     "name → download (127.0.0.1) → verify → load → fine-tune one epoch → evaluate with and without TTA; the rest skipped with reasons."
-    srv = tr.serve_folder(tmp_path / "srv")
+    srv = serve_folder(tmp_path / "srv")
     try:
-        reg = tr.toy_registry(tmp_path / "srv", f"http://127.0.0.1:{srv.server_port}")
+        reg = toy_registry(tmp_path / "srv", f"http://127.0.0.1:{srv.server_port}")
         data = tmp_path / "data"; data.mkdir()
         (data / "cifar10").symlink_to(Path(real_data_dir) / "cifar10")
         kw = dict(scale="paper", data_dir=data, out=tmp_path / "out", datasets=("cifar10",), registry=reg, device="cpu",
@@ -105,7 +79,7 @@ def test_paper_path_offline_end_to_end(real_data_dir, tmp_path):
         assert (data / "checkpoints" / "B_6-Wi_1024_res_64_in21k.pt").exists()
         run = rep["runs"][ran["run_dir"]]
         assert run["config"]["resolution"] is None and len(run["history"]) == 1  # the checkpoint's 64 px, one epoch
-        assert rows["table2", "B-6/Wi-1024"]["reason"] == tr.NO_CHECKPOINT
+        assert rows["table2", "B-6/Wi-1024"]["reason"] == paper.NO_CHECKPOINT
         assert "could not download" in rows["table2", "B-12/Wi-1024 + DA + TTA"]["reason"]
         assert rows["checkpoints", "B_6-Wi_1024"]["status"] == "ran"
         text = (tmp_path / "out" / "table2_paper.md").read_text() + (tmp_path / "out" / "table2_paper.json").read_text()
@@ -122,6 +96,6 @@ def test_reproduce_ci_on_real_data(real_data_dir, tmp_path):
     saved = json.loads((tmp_path / "table2_ci.json").read_text())
     assert saved["runs"][rows["finetune/DA"]["run_dir"]]["config"]["init_from"] == "runs/table1_ci/tinyimagenet/B_6-Wi_32-DA-e4-r64"
     assert str(tmp_path) not in (tmp_path / "table2_ci.json").read_text()
-    g = tr.transfer_gain(rep, "finetune/DA")
+    g = report_table2.transfer_gain(rep, "finetune/DA")
     assert g["gain_same_epochs"] == pytest.approx(rows["finetune/DA"]["ours"] - rows["finetune/DA"]["scratch_same_epochs"])
-    assert "Claim 1" in tr.findings(rep)
+    assert "Claim 1" in report_table2.findings(rep)

@@ -12,7 +12,8 @@ from scaling_mlps import tta as T
 from scaling_mlps.augment import tta_views
 from scaling_mlps.data import ImageData, load_dataset
 from scaling_mlps.evaluate import predict
-from scaling_mlps.experiments import _config_dict
+from scaling_mlps.runs import config_dict
+from scaling_mlps.scales import logged_run, row_config
 
 
 class Linear(nn.Module):
@@ -103,24 +104,24 @@ def test_models_as_data_skip_with_reasons(tmp_path):
 
 def test_table1_run_of_another_configuration_is_skipped_not_retrained(tmp_path):
     "A finished run in the right folder whose run.json says another configuration (or an unfinished one) is never used or resumed."
-    cfg = T.table1_config("cifar10/B-MLP-DA-5000E", "laptop")
+    cfg = logged_run(row_config("cifar10/B-MLP-DA-5000E", "laptop"), "laptop")
     run = tmp_path / "runs" / "table1_laptop" / "cifar10" / "B_6-Wi_64-DA-e200-r32"
     run.mkdir(parents=True)
-    (run / "run.json").write_text(json.dumps({"config": _config_dict(cfg) | {"lr": 1.0}}))
+    (run / "run.json").write_text(json.dumps({"config": config_dict(cfg) | {"lr": 1.0}}))
     (run / "result.json").write_text("{}"); torch.save({}, run / "model.pt")
     def status(): return next(e for e in T.resolve_models("cifar10", "laptop", tmp_path, train=False) if e["name"] == "B-MLP + DA")
     assert status()["status"] == "skipped"
-    (run / "run.json").write_text(json.dumps({"config": _config_dict(cfg)}))
+    (run / "run.json").write_text(json.dumps({"config": config_dict(cfg)}))
     (run / "result.json").unlink()  # interrupted: a checkpoint but no result
     assert status()["status"] == "skipped"
     (run / "result.json").write_text("{}")  # finished, same configuration: reused as it is
     assert (status()["status"], status()["training"]) == (None, "reused")
 
 
-def test_table1_config_is_tables_run():
-    cfg = T.table1_config("tinyimagenet/S-MLP-100E", "laptop")
+def test_logged_run_is_tables_run():
+    cfg = logged_run(row_config("tinyimagenet/S-MLP-100E", "laptop"), "laptop")
     assert (cfg.epochs, cfg.resolution, cfg.data_resolution, cfg.augment) == (10, 32, 32, False)
-    assert _config_dict(T.table1_config("cifar10/B-MLP-DA-5000E", "ci"))["epochs"] == 4
+    assert config_dict(logged_run(row_config("cifar10/B-MLP-DA-5000E", "ci"), "ci"))["epochs"] == 4
 
 
 def test_tiny_boxes_follow_the_file_order(real_data_dir):

@@ -46,7 +46,7 @@ def table1(report: dict) -> str:
     da_wins = sum(by[d, f"{m} + DA @1000E"]["ours"] > by[d, f"{m} @100E"]["ours"] for d, m in da)
     # the no-DA rows sit at an early epoch of a longer logged run: compare DA with that run's best epoch too
     sys.path.insert(0, str(ROOT))
-    from scaling_mlps.experiments import no_da_curves
+    from scaling_mlps.report_table1 import no_da_curves
     best_no_da = {k: max(v) for k, v in no_da_curves(report).items()}
     def margins(setting: str) -> str:
         m = [by[d, f"{model} {setting}"]["ours"] - best_no_da[d, model] for d, model in da
@@ -72,7 +72,7 @@ def table1(report: dict) -> str:
 def scaling(report: dict) -> str:
     "The fitted exponents of the downstream (linear-probe) error beside the paper's."
     sys.path.insert(0, str(ROOT))
-    from scaling_mlps.scaling import FIT_TITLES, fit_text, paper_value
+    from scaling_mlps.report_scaling import FIT_TITLES, fit_text, paper_value
     g = report["grid"]
     fits = report["fits"]["downstream"]
     lines = [f"| fit ({NAMES.get(g['downstream'], g['downstream'])} linear-probe error) | paper | ours [95% interval] |",

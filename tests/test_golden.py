@@ -1,0 +1,113 @@
+"""Golden results: every chapter's `ci`-scale report, re-run here and compared with the one committed in `tests/golden/`.
+
+(Not in `results/`: there `load_report(name, "ci")` would find them, and the chapters under nbdev-test, which run at
+the ci scale, would read a committed report instead of running their code.)
+
+The ci scale runs every code path of every `reproduce` in about a minute and a half on 2 CPU cores, so a change that
+moves code around (issue 20) or touches a mechanism shows up as a changed number or a changed table. What is
+compared is everything a report says except what depends on the clock or the machine (`VOLATILE`).
+
+To write the golden files again after a change that is meant to change a result:
+`python tests/test_golden.py` (with `$SCALING_MLPS_DATA` pointing at the data), then commit `tests/golden/`.
+"""
+from __future__ import annotations
+import importlib, json, os, re, sys, tempfile
+from pathlib import Path
+
+import pytest
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+# In this order: table2 and tta read Table 1's runs from the same results folder.
+EXPERIMENTS = ("table1", "table2", "tta", "real", "scaling")
+
+# Fields that say when, how fast or on how many threads a run happened, not what it measured: they differ between two
+# runs of the same code on the same machine. Accuracies, errors, FLOPs, fits and statuses are compared exactly.
+# (Every field whose name ends in `_time_s` is a duration: `wall_time_s`, `pretrain_wall_time_s`, `probe_time_s`, ...)
+VOLATILE = {"date", "img_per_s", "torch_threads",
+            "timing"}  # tta: seconds per image at each number of views, measured with a clock
+# The same in the markdown: durations ('12 s', '3.4 min', '5.1 ms'), images per second, dates and thread counts.
+MD_VOLATILE = [(re.compile(r"\d+(\.\d+)? (s|min|ms|ms/image)\b"), "<time>"),
+               (re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC"), "<date>"),
+               (re.compile(r"\(\d+ threads?\)"), "(<threads>)"),
+               (re.compile(r"[\d,.]+ (img|images)/s"), "<rate>")]
+
+
+def run_ci(name: str, out: Path, data_dir: Path) -> dict:
+    "`reproduce` of experiment `name` at the ci scale into `out`, offline, quietly; the module is the CLI's."
+    from scaling_mlps.cli import REPRODUCIBLE
+    reproduce = importlib.import_module(REPRODUCIBLE[name][0]).reproduce
+    kw = dict(scale="ci", data_dir=data_dir, out=out, device="cpu", progress=False, verbose=False)
+    if name in ("table1", "table2"): kw["download"] = False  # CIFAR-100 is skipped the same way with or without a network
+    if name == "scaling": kw["runs_dir"] = out / "runs" / "scaling_ci"  # its default is under the data directory
+    return reproduce(**kw)
+
+
+def stable(x):
+    "`x` without its `VOLATILE` fields, at every depth."
+    if isinstance(x, dict): return {k: stable(v) for k, v in x.items() if k not in VOLATILE and not k.endswith("_time_s")}
+    if isinstance(x, list): return [stable(v) for v in x]
+    return x
+
+
+TIMED_TABLES = ("seconds per",)  # tables of measured speed (tta's cost of views): their numbers are all clock readings
+
+
+def stable_md(text: str) -> str:
+    "`text` with `MD_VOLATILE` masked and the numbers of the `TIMED_TABLES` removed."
+    lines, timed = [], False
+    for line in text.splitlines():
+        if not line.startswith("|"): timed = False
+        elif any(h in line for h in TIMED_TABLES): timed = True
+        elif timed: line = re.sub(r"\| [\d.,]+ ", "| <n> ", line)
+        lines.append(line)
+    text = "\n".join(lines)
+    for pattern, mask in MD_VOLATILE: text = pattern.sub(mask, text)
+    return text
+
+
+def first_difference(a, b, path: str = "") -> str | None:
+    "Where two JSON values first differ, as a path and the two values (for a readable failure)."
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in dict.fromkeys([*a, *b]):
+            if k not in a or k not in b: return f"{path}/{k}: only in {'new' if k in b else 'golden'}"
+            if (d := first_difference(a[k], b[k], f"{path}/{k}")): return d
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b): return f"{path}: {len(a)} items in golden, {len(b)} now"
+        for i, (x, y) in enumerate(zip(a, b)):
+            if (d := first_difference(x, y, f"{path}/{i}")): return d
+        return None
+    return None if a == b else f"{path}: golden {a!r}, now {b!r}"
+
+
+NEEDS = {"table2": ("table1",), "tta": ("table1", "table2")}  # the runs of these, in the same results folder
+
+
+@pytest.fixture(scope="module")
+def ci_reports(real_data_dir, tmp_path_factory):
+    "A function that runs an experiment (after the ones it reads) at the ci scale, once per test module: its folder."
+    out, done = tmp_path_factory.mktemp("golden"), set()
+    def run(name: str) -> Path:
+        for n in NEEDS.get(name, ()) + (name,):
+            if n not in done: run_ci(n, out, real_data_dir); done.add(n)
+        return out
+    return run
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_ci_report_matches_golden(ci_reports, name):
+    out = ci_reports(name)
+    golden = json.loads((GOLDEN / f"{name}_ci.json").read_text())
+    now = json.loads((out / f"{name}_ci.json").read_text())
+    assert stable(golden) == stable(now), first_difference(stable(golden), stable(now))
+    golden_md, now_md = (GOLDEN / f"{name}_ci.md").read_text(), (out / f"{name}_ci.md").read_text()
+    assert stable_md(golden_md) == stable_md(now_md)
+
+
+if __name__ == "__main__":  # write the golden files
+    data = Path(os.environ["SCALING_MLPS_DATA"])
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp())
+    for name in EXPERIMENTS:
+        run_ci(name, out, data)
+        for ext in ("json", "md"): (GOLDEN / f"{name}_ci.{ext}").write_text((out / f"{name}_ci.{ext}").read_text())
+        print(name, "written")
