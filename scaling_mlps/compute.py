@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .cnn import conv_macs
+
 # %% auto #0
 __all__ = ['PAPER_FLOPS_PER_MAC', 'count_parameters', 'forward_flops', 'training_flops']
 
@@ -18,7 +20,11 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
 
 # %% ../nbs/04_compute.ipynb #00d67bbe
 def forward_flops(model: nn.Module, resolution: int | None = None, channels: int = 3, flops_per_mac: int = 2) -> int:
-    "Forward FLOPs per image of an MLP: `flops_per_mac` (2) x the multiply-adds of its linear layers."
+    """Forward FLOPs per image: `flops_per_mac` (2) x the multiply-adds of an MLP's linear layers, or of a CNN's
+    convolutions and linear layers at `resolution` (chapter 6's references; `cnn.conv_macs`)."""
+    if any(isinstance(m, nn.Conv2d) for m in model.modules()):
+        if resolution is None: raise ValueError(f"{type(model).__name__} is convolutional: its FLOPs depend on the image size; pass resolution")
+        return flops_per_mac * conv_macs(model, resolution, channels)
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     if not linears: raise ValueError(f"{type(model).__name__} has no nn.Linear layers; expected an S-MLP or B-MLP")
     if resolution is not None:  # the model fixes its input size; `resolution` is a check that it is the expected one

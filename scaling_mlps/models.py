@@ -10,6 +10,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .cnn import is_cnn, get_cnn
+
 # %% auto #0
 __all__ = ['NORMS', 'ACTIVATIONS', 'ARCH_PATTERN', 'ARCH_FORM', 'BottleneckBlock', 'BottleneckMLP', 'StandardMLP', 'parse_arch',
            'get_model', 'load_state_dict_file', 'infer_arch', 'bmlp_param_count']
@@ -96,7 +98,9 @@ def parse_arch(arch: str) -> dict:
 
 # %% ../nbs/01_models.ipynb #455ac96d
 def get_model(arch: str, resolution: int, num_classes: int, channels: int = 3, **options) -> nn.Module:
-    "The model named `arch` (e.g. 'B_12-Wi_1024') for `channels`x`resolution`x`resolution` images; `options`: norm, act, dropout."
+    """The model named `arch` (e.g. 'B_12-Wi_1024') for `channels`x`resolution`x`resolution` images; `options`: norm, act, dropout.
+    The convolutional references of chapter 6 ('ResNet18', 'CNN-Wi_<w>', see `cnn`) are built here too, so that training takes either."""
+    if is_cnn(arch): return get_cnn(arch, resolution, num_classes, channels, **options)
     spec = parse_arch(arch)
     if "expansion" in options: raise ValueError(f"give the expansion in the name ('{arch}-Exp_<k>'), not as an option")
     dim_in = channels * resolution * resolution
