@@ -5,6 +5,7 @@
 # %% ../nbs/11_cli.ipynb #f36affd9
 from __future__ import annotations
 import argparse, dataclasses, errno, importlib, json, os, sys, typing
+from pathlib import Path
 
 import torch
 
@@ -149,6 +150,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=None); p.add_argument("--out", default="results", help="results folder (default: ./results)")
     p.add_argument("--device", default=None)
     p.add_argument("--force", action="store_true", help="train again even where a finished run with the same settings exists (tta: measure again, never retrain)")
+    p.add_argument("--verify", action="store_true",
+                   help="compare the re-run with the committed report cell by cell (times and rates aside) and exit 1 where one "
+                        "differs; the committed files are left as they were")
+    p.add_argument("--against", metavar="REPORT", default=None,
+                   help="with --verify: the report to compare with (default: the committed results/<name>_<scale>.json)")
+    p.add_argument("--tolerance", type=float, default=0.0,
+                   help="with --verify: how far a number may move, in the report's unit (default 0: exact, as a run on the "
+                        "same versions and hardware class is)")
     p = sub.add_parser("classroom", parents=[common], help="write student and teacher copies of the chapters",
                        description="Write the chapters, the explorer and the teacher's guide into DIR/teacher as they are, and "
                                    "into DIR/student with each exercise's worked answer replaced by a stub (checks kept).")
@@ -227,9 +236,11 @@ def _command(args: argparse.Namespace, sub: argparse.ArgumentParser) -> dict:
         _print_result(result, args.json, classroom_summary(result))
     else:
         reproduce = importlib.import_module(REPRODUCIBLE[args.name][0]).reproduce
+        committed = _committed_report(args) if args.verify else None  # read first: the re-run may write over it
         with folder_lock(args.out, f"scaling-mlps reproduce {args.name}"):  # its run store: one reproduce at a time
             result = reproduce(scale=args.scale, data_dir=args.data_dir, out=args.out, device=args.device, force=args.force,
                                progress=args.progress)
+        if committed is not None: return _verify(args, sub, result, *committed)
         _print_result(result, args.json, None)  # reproduce prints its own table
         if problem := _nothing_ran(args.name, result, args.data_dir): sub.exit(2, f"{sub.prog}: error: {problem}\n")
     return result
@@ -254,6 +265,35 @@ def run(argv: list[str] | None = None) -> dict:
 def main(argv: list[str] | None = None) -> None:
     "Entry point of the `scaling-mlps` console script (returns None: the console wrapper exits with `main()`'s value)."
     run(argv)
+
+# %% ../nbs/11_cli.ipynb #v3r1fy01
+def _committed_report(args) -> tuple[dict, Path, dict[Path, bytes]]:
+    "The report `--verify` compares with, and the bytes of the committed files a re-run into the same folder would replace."
+    from .scales import resolve_scale
+    from .results import results_dir
+    scale = resolve_scale(args.scale)
+    path = Path(args.against) if args.against else results_dir() / f"{args.name}_{scale}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no report to verify against at {path}; run `scaling-mlps reproduce {args.name} --scale {scale}` "
+                                f"without --verify to make one, or name one with --against")
+    folder = Path(args.out).resolve()
+    kept = {p: p.read_bytes() for p in folder.glob(f"{args.name}_{scale}*") if p.is_file()} if folder == path.parent.resolve() else {}
+    return json.loads(path.read_text()), path, kept
+
+def _verify(args, sub, fresh: dict, committed: dict, path: Path, kept: dict[Path, bytes]) -> dict:
+    "Print the cells of `fresh` against `committed`, put back the committed files, write <out>/<name>_<scale>.verify.md; exit 1 on a difference."
+    from .verify import compare_reports, verify_markdown
+    from .manifest import environment_differences, make_manifest
+    for p, data in kept.items(): p.write_bytes(data)  # verifying leaves the committed results as they were
+    comparison = compare_reports(committed, fresh, args.tolerance)
+    environment = (environment_differences(committed["manifest"], make_manifest(device=args.device)) if "manifest" in committed
+                   else ["the committed report has no manifest, so its versions and machine are not known"])
+    text = f"Verifying `{args.name}` ({fresh.get('scale')}) against {path.name}:\n\n" + verify_markdown(comparison, environment=environment)
+    (Path(args.out) / f"{args.name}_{fresh.get('scale')}.verify.md").write_text(text + "\n")
+    print(text)
+    if bad := [c["cell"] for c in comparison if not c["agrees"]]:
+        sub.exit(1, f"{sub.prog}: {len(bad)} cell(s) differ from {path.name}: {', '.join(bad[:5])}{' …' if len(bad) > 5 else ''}\n")
+    return fresh
 
 # %% ../nbs/11_cli.ipynb #ce48e987
 def _run_crops(checkpoint) -> dict:

@@ -5,7 +5,7 @@ the ci scale, would read a committed report instead of running their code.)
 
 The ci scale runs every code path of every `reproduce` in about a minute and a half on 2 CPU cores, so a change that
 moves code around (issue 20) or touches a mechanism shows up as a changed number or a changed table. What is
-compared is everything a report says except what depends on the clock or the machine (`VOLATILE`).
+compared is everything a report says except what depends on the clock or the machine (`scaling_mlps.verify.VOLATILE`).
 
 To write the golden files again after a change that is meant to change a result:
 `python tests/test_golden.py` (with `$SCALING_MLPS_DATA` pointing at the data), then commit `tests/golden/`.
@@ -16,15 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from scaling_mlps.verify import compare_reports, verify_markdown
+
 GOLDEN = Path(__file__).resolve().parent / "golden"
 # In this order: table2 and tta read Table 1's runs from the same results folder.
 EXPERIMENTS = ("table1", "table2", "tta", "real", "scaling")
 
-# Fields that say when, how fast or on how many threads a run happened, not what it measured: they differ between two
-# runs of the same code on the same machine. Accuracies, errors, FLOPs, fits and statuses are compared exactly.
-# (Every field whose name ends in `_time_s` is a duration: `wall_time_s`, `pretrain_wall_time_s`, `probe_time_s`, ...)
-VOLATILE = {"date", "img_per_s", "torch_threads",
-            "timing"}  # tta: seconds per image at each number of views, measured with a clock
 # The same in the markdown: durations ('12 s', '3.4 min', '5.1 ms'), images per second, dates and thread counts.
 MD_VOLATILE = [(re.compile(r"\d+(\.\d+)? (s|min|ms|ms/image)\b"), "<time>"),
                (re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC"), "<date>"),
@@ -42,13 +39,6 @@ def run_ci(name: str, out: Path, data_dir: Path) -> dict:
     return reproduce(**kw)
 
 
-def stable(x):
-    "`x` without its `VOLATILE` fields, at every depth."
-    if isinstance(x, dict): return {k: stable(v) for k, v in x.items() if k not in VOLATILE and not k.endswith("_time_s")}
-    if isinstance(x, list): return [stable(v) for v in x]
-    return x
-
-
 TIMED_TABLES = ("seconds per",)  # tables of measured speed (tta's cost of views): their numbers are all clock readings
 
 
@@ -63,21 +53,6 @@ def stable_md(text: str) -> str:
     text = "\n".join(lines)
     for pattern, mask in MD_VOLATILE: text = pattern.sub(mask, text)
     return text
-
-
-def first_difference(a, b, path: str = "") -> str | None:
-    "Where two JSON values first differ, as a path and the two values (for a readable failure)."
-    if isinstance(a, dict) and isinstance(b, dict):
-        for k in dict.fromkeys([*a, *b]):
-            if k not in a or k not in b: return f"{path}/{k}: only in {'new' if k in b else 'golden'}"
-            if (d := first_difference(a[k], b[k], f"{path}/{k}")): return d
-        return None
-    if isinstance(a, list) and isinstance(b, list):
-        if len(a) != len(b): return f"{path}: {len(a)} items in golden, {len(b)} now"
-        for i, (x, y) in enumerate(zip(a, b)):
-            if (d := first_difference(x, y, f"{path}/{i}")): return d
-        return None
-    return None if a == b else f"{path}: golden {a!r}, now {b!r}"
 
 
 NEEDS = {"table2": ("table1",), "tta": ("table1", "table2")}  # the runs of these, in the same results folder
@@ -99,9 +74,27 @@ def test_ci_report_matches_golden(ci_reports, name):
     out = ci_reports(name)
     golden = json.loads((GOLDEN / f"{name}_ci.json").read_text())
     now = json.loads((out / f"{name}_ci.json").read_text())
-    assert stable(golden) == stable(now), first_difference(stable(golden), stable(now))
+    differ = [c for c in compare_reports(golden, now) if not c["agrees"]]  # what `reproduce --verify` compares, exactly
+    assert not differ, verify_markdown(differ)
     golden_md, now_md = (GOLDEN / f"{name}_ci.md").read_text(), (out / f"{name}_ci.md").read_text()
     assert stable_md(golden_md) == stable_md(now_md)
+
+
+def test_reproduce_verify_agrees_with_itself_and_names_a_changed_cell(ci_reports, real_data_dir, tmp_path, capsys):
+    "`scaling-mlps reproduce table1 --verify`: a re-run (reusing its runs) agrees with its report; one changed number fails, named."
+    from scaling_mlps.cli import run
+    out = ci_reports("table1")
+    argv = ["reproduce", "table1", "--scale", "ci", "--out", str(out), "--data-dir", str(real_data_dir), "--no-progress"]
+    report = run(argv)
+    committed = tmp_path / "table1_ci.json"; committed.write_text(json.dumps(report))
+    assert run(argv + ["--verify", "--against", str(committed)])["rows"] == report["rows"]
+    assert "cells agree." in capsys.readouterr().out
+    changed = json.loads(committed.read_text())
+    row = next(r for r in changed["rows"] if r["status"] != "skipped")
+    row["ours"] = round(row["ours"] + 0.1, 1); committed.write_text(json.dumps(changed))
+    with pytest.raises(SystemExit) as e: run(argv + ["--verify", "--against", str(committed)])
+    said = capsys.readouterr()
+    assert e.value.code == 1 and f"rows[{row['key']}].ours" in said.err and "**differs**" in said.out
 
 
 if __name__ == "__main__":  # write the golden files
