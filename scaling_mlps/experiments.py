@@ -86,6 +86,6 @@ def reproduce(scale: str = "auto", data_dir: str | os.PathLike | None = None, ou
                   resnet18_da={d: RESNET18_DA[d] for d in status},
                   skipped={d: why for d, why in status.items() if why is not None},
                   compute_unit=COMPUTE_UNIT, runs=run_info)
-    write_report(out, "table1", scale, report, report_markdown(report), weights)
+    write_report(out, "table1", scale, report, report_markdown(report), weights, data_dir=data_dir)
     if verbose: print(report_markdown(report))
     return report

@@ -18,7 +18,8 @@ from .data import _cache_key
 
 # %% auto #0
 __all__ = ['PACKAGES', 'source_checkout', 'git_state', 'software_versions', 'cpu_model', 'gpu_info', 'machine',
-           'portable_command', 'cache_checksums', 'make_manifest', 'manifest_line', 'environment_differences']
+           'portable_command', 'cache_checksums', 'make_manifest', 'manifest_line', 'environment_differences',
+           'report_manifest']
 
 # %% ../nbs/07d_manifest.ipynb #28352e57
 def source_checkout() -> Path | None:
@@ -130,3 +131,18 @@ def environment_differences(committed: dict, now: dict) -> list[str]:
     for key in sorted(set(committed.get("data", {})) & set(now.get("data", {}))):
         if committed["data"][key] != now["data"][key]: diffs.append(f"data {key}: checksums differ")
     return diffs
+
+# %% ../nbs/07d_manifest.ipynb #349139c0
+def _dicts(x) -> list[dict]:
+    "Every dict inside `x` (a report), at any depth."
+    if isinstance(x, dict): return [x] + [d for v in x.values() for d in _dicts(v)]
+    if isinstance(x, list): return [d for v in x for d in _dicts(v)]
+    return []
+
+def report_manifest(report: dict, data_dir: str | os.PathLike | None = None) -> dict:
+    "The manifest of a `reproduce` report: its command, device and wall time, its runs' seeds and the caches they read."
+    configs = [d for d in _dicts(report) if {"dataset", "seed", "resolution"} <= d.keys() and isinstance(d["dataset"], str)]
+    data = {}
+    for c in configs: data |= cache_checksums(c["dataset"], c.get("data_resolution") or c["resolution"], data_dir=data_dir)
+    return make_manifest(report.get("command"), seeds=[c["seed"] for c in configs if isinstance(c["seed"], int)], data=data,
+                         wall_time_s=report.get("wall_time_s"), device=report.get("device"))

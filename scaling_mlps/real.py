@@ -184,7 +184,7 @@ def reproduce(scale: str = "auto", data_dir: str | os.PathLike | None = None, ou
                   skipped=skipped,  # below the paper scale the label sets are the result; at the paper scale, the checkpoint's rows
                   measured=(["the ReaL label sets"] + (["against the original labels"] if original is not None else [])) if scale != "paper" else [])
     if first: report["first_layer"] = dict(file=f"real_{scale}_first_layer.npz", checkpoint=checkpoint, resolution=first["resolution"])
-    write_report(out, "real", scale, report, report_markdown(report), arrays={"W": first["W"]} if first else None)
+    write_report(out, "real", scale, report, report_markdown(report), arrays={"W": first["W"]} if first else None, data_dir=data_dir)
     import matplotlib.pyplot as plt
     plt.close(plot_real(report, out/f"real_{scale}.png"))
     if verbose: print(report_markdown(report))

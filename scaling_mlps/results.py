@@ -16,8 +16,13 @@ __all__ = ['write_report', 'fmt_time', 'results_dir', 'load_report']
 
 # %% ../nbs/12d_results.ipynb #df2faf74
 def write_report(out: Path, name: str, scale: str, report: dict, markdown: str, arrays: dict[str, np.ndarray] | None = None,
-                 arrays_name: str = "first_layer") -> None:
-    "Write `out/<name>_<scale>.json` and `.md`, and `arrays` (if any) to `out/<name>_<scale>_<arrays_name>.npz`."
+                 arrays_name: str = "first_layer", data_dir: str | os.PathLike | None = None) -> None:
+    """Write `out/<name>_<scale>.json` and `.md`, and `arrays` (if any) to `out/<name>_<scale>_<arrays_name>.npz`.
+    The report gains its `manifest` here (which code, versions, machine, seeds and data made it; `manifest.report_manifest`),
+    imported only when a report is written, so that rendering a committed one stays free of torch."""
+    if "manifest" not in report:
+        from scaling_mlps.manifest import report_manifest
+        report["manifest"] = report_manifest(report, data_dir)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}_{scale}.json").write_text(json.dumps(report, indent=1))
     (out / f"{name}_{scale}.md").write_text(markdown)

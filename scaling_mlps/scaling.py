@@ -169,7 +169,7 @@ def reproduce(scale: str = "auto", data_dir: str | os.PathLike | None = None, ou
                   grid={k: list(v) if isinstance(v, tuple) else v for k, v in grid.items()}, recipe=RECIPE, probe=PROBE,
                   rows=rows, runs=runs, fits=fits, first_layer=first_layer, paper=PAPER_EXPONENTS,
                   skipped=skipped, compute_unit=COMPUTE_UNIT, runs_dir=f"<data dir>/runs/scaling_{scale}")
-    write_report(out, "scaling", scale, report, report_markdown(report), arrays)
+    write_report(out, "scaling", scale, report, report_markdown(report), arrays, data_dir=data_dir)
     if done: save_figures(report, out)
     if verbose: print(report_markdown(report))
     return report

@@ -302,7 +302,7 @@ def reproduce(scale: str = "auto", data_dir: str | os.PathLike | None = None, ou
     else:
         if datasets not in (None, ("cifar10",)): raise ValueError(f"datasets={datasets}: the {scale} scale transfers to cifar10 only")
         report, weights = _small_reproduce(scale, out, data_dir, device, force, progress, verbose, download)
-    write_report(out, "table2", scale, report, report_markdown(report), weights)
+    write_report(out, "table2", scale, report, report_markdown(report), weights, data_dir=data_dir)
     if scale != "paper" and report["rows"]:
         import matplotlib.pyplot as plt
         plt.close(plot_transfer(report, out / f"table2_{scale}.png"))

@@ -329,7 +329,7 @@ def reproduce(scale: str = "auto", data_dir: str | os.PathLike | None = None, ou
                                 crop_ratio=list(TTA_CROP_RATIO), variants={k: list(v) for k, v in TTA_VARIANTS.items()}),
                   rows=rows, timing=timing, skipped=skipped, paper=paper_tta_numbers())
     correct = {f"{k}/{n}": np.packbits(v.astype(bool)) for k, d in per_image_all.items() for n, v in d.items()}
-    write_report(out, "tta", scale, report, report_markdown(report), correct, arrays_name="correct")
+    write_report(out, "tta", scale, report, report_markdown(report), correct, arrays_name="correct", data_dir=data_dir)
     import matplotlib.pyplot as plt
     plt.close(plot_tta(report, out/f"tta_{scale}.png"))
     if verbose: print(report_markdown(report))
