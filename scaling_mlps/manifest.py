@@ -79,7 +79,7 @@ def portable_command(argv: Sequence[str] | None = None) -> str:
     if not argv: return ""
     program = Path(argv[0]).name
     if program in ("__main__.py", "-c", "ipykernel_launcher.py"): program = "python"
-    return " ".join([program, *(_ABSOLUTE.sub("<path>", a) if a.startswith(("/", "~")) or "/" in a else a for a in argv[1:])])
+    return " ".join([program, *(_ABSOLUTE.sub("<path>", a) for a in argv[1:])])
 
 # %% ../nbs/07d_manifest.ipynb #52bdeb73
 def cache_checksums(dataset: str, resolution: int, splits: Sequence[str] = ("train", "test"), fit: str = "squash",
