@@ -68,6 +68,7 @@ HELP = {  # one sentence per TrainConfig field: what it sets
     "init_from": "the pre-trained model: a checkpoint file, a run folder or a published name (scaling-mlps download --list)",
     "mode": "finetune: train all of it, the body at lr * body-lr-mult; linear: only a new head",
     "body_lr_mult": "fine-tuning: the body's learning rate as a multiple of --lr",
+    "permute_pixels": "shuffle pixel positions by one fixed permutation from this seed, after augmentation, in training and testing (chapter 6); not given: off",
 }
 METAVARS = {int: "N", float: "X"}  # a flag's value in the usage line; strings: the flag's name, upper-case
 PAPER, AUTHORS = "the paper, §4.2", "the authors' train.py"

@@ -16,6 +16,7 @@ from .core import default_device, compute_dtype, progress_bar
 from .metrics import topk_correct
 from .augment import center_resize, tta_views
 from .loader import DeviceLoader
+from .inductive_bias import permute_pixels
 
 # %% auto #0
 __all__ = ['TTA_AVERAGES', 'TTA_CROP_SCALE', 'TTA_CROP_RATIO', 'PAPER_TTA_VIEWS', 'predict', 'evaluate']
@@ -32,7 +33,7 @@ def _check_average(average: str) -> None:
 def _scored_batches(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, mean: Sequence[float],
                     std: Sequence[float], resolution: int | None, batch_size: int, device, tta: int, average: str,
                     crop_scale: Sequence[float], crop_ratio: Sequence[float], flip: bool, seed: int, rank: int,
-                    world_size: int, progress: bool):
+                    world_size: int, progress: bool, permutation: torch.Tensor | None = None):
     "Yields (scores (B, classes) fp32, labels (B,)) per batch of this rank's shard, on the device."
     _check_average(average)
     if tta < 0: raise ValueError(f"tta={tta}; expected 0 (no TTA) or a number of views >= 1")
@@ -43,14 +44,15 @@ def _scored_batches(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
                           dtype=compute_dtype(device), rank=rank, world_size=world_size)  # stored resolution
     generator = torch.Generator(device=device).manual_seed(seed)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+    shuffled = (lambda v: v) if permutation is None else (lambda v: permute_pixels(v, permutation))  # chapter 6's fixed permutation, after the views
     was_training = model.training; model.eval()
     try:
         for x, y in progress_bar(loader, desc="eval" + (f" (TTA {tta})" if tta else ""), leave=False, disable=not progress):
             if not tta:
-                with autocast: yield model(center_resize(x, resolution)).float(), y
+                with autocast: yield model(shuffled(center_resize(x, resolution))).float(), y
                 continue
             views = tta_views(x, tta, resolution, scale=crop_scale, ratio=crop_ratio, flip=flip, generator=generator)
-            with autocast: logits = model(views).float()
+            with autocast: logits = model(shuffled(views)).float()
             if average == "softmax": logits = logits.softmax(-1)
             yield einops.reduce(logits, "(k b) n -> b n", "mean", k=tta), y
     finally: model.train(was_training)
@@ -76,14 +78,14 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, me
              std: Sequence[float], resolution: int | None = None, batch_size: int = 1024, device=None, tta: int = 0,
              average: str = "logits", crop_scale: Sequence[float] = TTA_CROP_SCALE,
              crop_ratio: Sequence[float] = TTA_CROP_RATIO, flip: bool = True, seed: int = 0, rank: int = 0,
-             world_size: int = 1, progress: bool = False) -> float:
+             world_size: int = 1, progress: bool = False, permutation: torch.Tensor | None = None) -> float:
     "Top-1 accuracy (a fraction) of `model` on uint8 `images`; with `tta=k`, of the scores averaged over k random views."
     device = default_device(device)
     counts = torch.zeros(2, device=device, dtype=torch.float64)  # correct, seen
     for scores, y in _scored_batches(model, images, labels, mean=mean, std=std, resolution=resolution,
                                      batch_size=batch_size, device=device, tta=tta, average=average,
                                      crop_scale=crop_scale, crop_ratio=crop_ratio, flip=flip, seed=seed, rank=rank,
-                                     world_size=world_size, progress=progress):
+                                     world_size=world_size, progress=progress, permutation=permutation):
         counts[0] += topk_correct(scores, y).double(); counts[1] += len(y)
     if world_size > 1: dist.all_reduce(counts)
     return (counts[0] / counts[1]).item()

@@ -18,8 +18,8 @@ from .data import _cache_key
 
 # %% auto #0
 __all__ = ['PACKAGES', 'source_checkout', 'git_state', 'software_versions', 'cpu_model', 'gpu_info', 'machine',
-           'portable_command', 'cache_checksums', 'make_manifest', 'manifest_line', 'environment_differences',
-           'report_manifest']
+           'portable_command', 'cache_checksums', 'make_manifest', 'environment_differences', 'report_manifest',
+           'run_manifest']
 
 # %% ../nbs/07d_manifest.ipynb #28352e57
 def source_checkout() -> Path | None:
@@ -104,20 +104,6 @@ def make_manifest(command: str | Sequence[str] | None = None, *, seeds: Sequence
                 wall_time_s=None if wall_time_s is None else round(float(wall_time_s), 1),
                 date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None: return "?"
-    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
-
-def manifest_line(manifest: dict) -> str:
-    "One line of markdown: the command, the commit, torch and Python, the machine, the wall time and the date."
-    code, v, m = manifest.get("code", {}), manifest.get("versions", {}), manifest.get("machine", {})
-    commit = (code.get("commit") or "")[:10]
-    where = f"commit `{commit}`" + (" with uncommitted changes" if code.get("dirty") else "") if commit else f"scaling_mlps {v.get('scaling_mlps')}"
-    gpu = m.get("gpu")
-    hardware = gpu["name"] if gpu else f"{m.get('cpu', '?')}, {m.get('threads', '?')} threads"
-    return (f"Made by `{manifest.get('command', '?')}` at {where}, torch {v.get('torch')}, Python {v.get('python')}, "
-            f"on {hardware} ({m.get('os', '?')}), in {_duration(manifest.get('wall_time_s'))}, {manifest.get('date', '?')}.")
-
 def environment_differences(committed: dict, now: dict) -> list[str]:
     "What differs between two manifests' versions, machines and data ('torch 2.14.1 → 2.15.0', …); [] when none."
     diffs = []
@@ -146,3 +132,10 @@ def report_manifest(report: dict, data_dir: str | os.PathLike | None = None) -> 
     for c in configs: data |= cache_checksums(c["dataset"], c.get("data_resolution") or c["resolution"], data_dir=data_dir)
     return make_manifest(report.get("command"), seeds=[c["seed"] for c in configs if isinstance(c["seed"], int)], data=data,
                          wall_time_s=report.get("wall_time_s"), device=report.get("device"))
+
+def run_manifest(config: dict, wall_time_s: float | None = None, device: str | torch.device | None = None,
+                 data_dir: str | os.PathLike | None = None) -> dict:
+    "The manifest of one training run (its `run.json`): this process's command, the run's seed, the caches of its dataset."
+    data = (cache_checksums(config["dataset"], config.get("data_resolution") or config["resolution"], data_dir=data_dir)
+            if isinstance(config.get("dataset"), str) and config.get("resolution") else {})
+    return make_manifest(None, seeds=[config["seed"]], data=data, wall_time_s=wall_time_s, device=device)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/12d_results.ipynb #7a85c6f9
 from __future__ import annotations
-import json, os
+import html, json, os
 from pathlib import Path
 
 import numpy as np
@@ -12,12 +12,41 @@ import numpy as np
 import scaling_mlps
 
 # %% auto #0
-__all__ = ['write_report', 'fmt_time', 'results_dir', 'load_report']
+__all__ = ['manifest_line', 'with_manifest', 'manifest_details', 'write_report', 'fmt_time', 'results_dir', 'load_report']
+
+# %% ../nbs/12d_results.ipynb #97ad2127
+def _duration(seconds: float | None) -> str:
+    if seconds is None: return "?"
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+def manifest_line(manifest: dict) -> str:
+    "One line of markdown: the command, the commit, torch and Python, the machine, the wall time and the date."
+    code, v, m = manifest.get("code", {}), manifest.get("versions", {}), manifest.get("machine", {})
+    commit = (code.get("commit") or "")[:10]
+    where = f"commit `{commit}`" + (" with uncommitted changes" if code.get("dirty") else "") if commit else f"scaling_mlps {v.get('scaling_mlps')}"
+    gpu = m.get("gpu")
+    hardware = gpu["name"] if gpu else f"{m.get('cpu', '?')}, {m.get('threads', '?')} threads"
+    return (f"Made by `{manifest.get('command', '?')}` at {where}, torch {v.get('torch')}, Python {v.get('python')}, "
+            f"on {hardware} ({m.get('os', '?')}), in {_duration(manifest.get('wall_time_s'))}, {manifest.get('date', '?')}.")
+
+def with_manifest(markdown: str, report: dict) -> str:
+    "A report's markdown as written: `markdown`, then its manifest's line (nothing when the report has no manifest)."
+    if not report.get("manifest"): return markdown
+    return markdown.rstrip("\n") + "\n\n" + manifest_line(report["manifest"]) + "\n"
+
+def manifest_details(report: dict) -> str:
+    "HTML for a chapter: one collapsed line naming the command, commit and date, that opens to the whole manifest."
+    m = report.get("manifest")
+    if not m: return "<details><summary>Manifest: none (this report was written before reports carried one)</summary></details>"
+    commit = (m.get("code", {}).get("commit") or "")[:10] or "no commit"
+    summary = html.escape(f"Manifest: {m.get('command', '?')} · {commit} · {m.get('date', '?')}")
+    body = html.escape(manifest_line(m) + "\n\n" + json.dumps(m, indent=1))
+    return f"<details><summary>{summary}</summary><pre>{body}</pre></details>"
 
 # %% ../nbs/12d_results.ipynb #df2faf74
 def write_report(out: Path, name: str, scale: str, report: dict, markdown: str, arrays: dict[str, np.ndarray] | None = None,
                  arrays_name: str = "first_layer", data_dir: str | os.PathLike | None = None) -> None:
-    """Write `out/<name>_<scale>.json` and `.md`, and `arrays` (if any) to `out/<name>_<scale>_<arrays_name>.npz`.
+    """Write `out/<name>_<scale>.json` and `.md` (`markdown` and the manifest's line under it), and `arrays` (if any) to `out/<name>_<scale>_<arrays_name>.npz`.
     The report gains its `manifest` here (which code, versions, machine, seeds and data made it; `manifest.report_manifest`),
     imported only when a report is written, so that rendering a committed one stays free of torch."""
     if "manifest" not in report:
@@ -25,7 +54,7 @@ def write_report(out: Path, name: str, scale: str, report: dict, markdown: str, 
         report["manifest"] = report_manifest(report, data_dir)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}_{scale}.json").write_text(json.dumps(report, indent=1))
-    (out / f"{name}_{scale}.md").write_text(markdown)
+    (out / f"{name}_{scale}.md").write_text(with_manifest(markdown, report))
     if arrays: np.savez_compressed(out / f"{name}_{scale}_{arrays_name}.npz", **arrays)
 
 def fmt_time(s: float | None) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .models import get_model, load_state_dict_file
-from .train import TrainConfig
+from .train import TrainConfig, QUIET_DEFAULTS
 from .paper import NUM_CLASSES
 from .viz import high_frequency_fraction
 
@@ -25,7 +25,8 @@ __all__ = ['FIRST_LAYER_UNITS', 'config_dict', 'portable_config', 'same_config',
 # %% ../nbs/12e_runs.ipynb #5f0d9a0e
 def config_dict(cfg: TrainConfig) -> dict:
     "A JSON-able dict of `cfg` without the fields that say where and on what a run happens, not what it is."
-    d = json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+    d = {k: v for k, v in json.loads(json.dumps(dataclasses.asdict(cfg), default=str)).items()
+         if k not in QUIET_DEFAULTS or v != QUIET_DEFAULTS[k]}  # fields added later: named only when set
     for k in ("device", "data_dir", "out", "checkpoint_every", "compile", "resume", "eval_batch_size"): d.pop(k, None)
     return d
 
@@ -46,7 +47,8 @@ def same_config(saved: dict, now: dict) -> bool:
 def run_name(cfg: TrainConfig, full_n_train: int | None = None) -> str:
     "A run's folder name: model, DA, epochs, resolution, and the training images when they are fewer than `full_n_train`."
     n = f"-n{cfg.n_train}" if cfg.n_train != full_n_train else ""
-    return f"{cfg.arch}-{'DA' if cfg.augment else 'noDA'}-e{cfg.epochs}-r{cfg.resolution}{n}"
+    perm = f"-perm{cfg.permute_pixels}" if cfg.permute_pixels is not None else ""
+    return f"{cfg.arch}-{'DA' if cfg.augment else 'noDA'}-e{cfg.epochs}-r{cfg.resolution}{n}{perm}"
 
 def run_folder(root: Path, cfg: TrainConfig) -> Path:
     "Where a table's run of `cfg` lives under `root` (e.g. `runs/table1_laptop`): `<dataset>/<run_name>`."

@@ -25,12 +25,14 @@ from .augment import mixup as mixup_batch
 from .loader import DeviceLoader
 from .evaluate import TTA_AVERAGES, evaluate
 from .hub import load_pretrained
+from .manifest import run_manifest
+from .inductive_bias import pixel_permutation, permute_pixels
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'SCHEDULERS', 'MODES', 'COMPILE_MODES', 'RESUME_FREE', 'default_batch_size', 'TrainConfig',
-           'make_optimizer', 'lr_factor', 'atomic_save', 'atomic_write_text', 'load_checkpoint', 'check_resumable',
-           'transfer_model', 'transfer_param_groups', 'setup_distributed', 'logging_interval', 'RunInterrupted',
-           'train']
+__all__ = ['OPTIMIZERS', 'SCHEDULERS', 'MODES', 'COMPILE_MODES', 'QUIET_DEFAULTS', 'RESUME_FREE', 'default_batch_size',
+           'TrainConfig', 'make_optimizer', 'lr_factor', 'atomic_save', 'atomic_write_text', 'load_checkpoint',
+           'check_resumable', 'transfer_model', 'transfer_param_groups', 'setup_distributed', 'logging_interval',
+           'RunInterrupted', 'train']
 
 # %% ../nbs/08_train.ipynb #0f230711
 OPTIMIZERS = ("lion", "adamw", "sgd")
@@ -83,6 +85,7 @@ class TrainConfig:
     init_from: str | None = None             # finetune/linear: a checkpoint file, run directory or hub name
     mode: str = "scratch"                    # scratch | finetune | linear
     body_lr_mult: float = 0.1                # finetune: body lr = lr * body_lr_mult
+    permute_pixels: int | None = None        # chapter 6: one fixed pixel permutation (from this seed) after augmentation, train and test; None: off
 
     def __post_init__(self):
         for name, choices in (("optimizer", OPTIMIZERS), ("scheduler", SCHEDULERS), ("mode", MODES), ("tta_average", TTA_AVERAGES)):
@@ -115,6 +118,9 @@ class TrainConfig:
             bounds = getattr(self, name)
             if len(bounds) != 2 or not 0 < bounds[0] <= bounds[1] <= top or bounds[1] == math.inf:
                 raise ValueError(f"{name}={bounds!r}; expected (low, high) with 0 < low <= high" + (" <= 1" if top == 1 else ""))
+        if self.permute_pixels is not None and (isinstance(self.permute_pixels, bool) or not isinstance(self.permute_pixels, int)
+                                                or self.permute_pixels < 0):
+            raise ValueError(f"permute_pixels={self.permute_pixels!r}; expected the permutation's seed (an integer >= 0), or None for none")
         self.save_epochs = tuple(sorted({int(e) for e in self.save_epochs}))
         if any(e < 1 for e in self.save_epochs): raise ValueError(f"save_epochs={self.save_epochs}; expected epochs >= 1")
 
@@ -171,8 +177,13 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     return torch.load(path, map_location=map_location, weights_only=True)
 
 # %% ../nbs/08_train.ipynb #f60d7220
+# Fields a config names only when they are set: added after results were committed, so that the runs and reports made
+# before keep their identity (a report lists its runs' configs, and `reproduce --verify` compares every cell).
+QUIET_DEFAULTS = {"permute_pixels": None}
+
 def _jsonable(cfg: TrainConfig) -> dict:
-    return json.loads(json.dumps(asdict(cfg), default=str))
+    d = json.loads(json.dumps(asdict(cfg), default=str))
+    return {k: v for k, v in d.items() if k not in QUIET_DEFAULTS or v != QUIET_DEFAULTS[k]}
 
 # Settings that may change between a run and its resumption without changing the trajectory.
 RESUME_FREE = {"epochs", "out", "resume", "device", "data_dir", "eval_every", "eval_batch_size", "checkpoint_every",
@@ -284,6 +295,7 @@ class _Run:
     ddp: nn.Module | None = None
     autocast: object = None
     mix_gen: torch.Generator | None = None  # re-seeded per batch, on the device: MixUp never waits for the host
+    perm: torch.Tensor | None = None  # `permute_pixels`: the fixed order of pixel positions, on the device
     micro_batch: int = 0             # images per forward on one device
     micro_per_epoch: int = 0         # forwards per epoch (a multiple of accum_steps)
     steps_per_epoch: int = 0
@@ -360,6 +372,7 @@ def _set_up(run: _Run, data: tuple[ImageData, ImageData] | None, state: dict | N
     if steps_per_epoch == 0:
         raise ValueError(f"batch_size={cfg.batch_size} is larger than the {len(train_data.labels)} training images")
     run.cfg, run.train_data, run.test_data, run.model, run.loader = cfg, train_data, test_data, model, loader
+    if cfg.permute_pixels is not None: run.perm = pixel_permutation(cfg.resolution, cfg.permute_pixels).to(run.device)
     run.opt = make_optimizer(groups, cfg.optimizer, cfg.weight_decay)
     run.micro_batch, run.micro_per_epoch, run.steps_per_epoch = micro_batch, micro_per_epoch, steps_per_epoch
     run.total_steps, run.warmup_steps = cfg.epochs * steps_per_epoch, round(cfg.warmup_epochs * steps_per_epoch)
@@ -392,6 +405,7 @@ def _micro_step(run: _Run, epoch: int, micro: int, x: torch.Tensor, y: torch.Ten
     if cfg.augment and cfg.mixup > 0:
         run.mix_gen.manual_seed((cfg.seed << 32) + epoch * run.micro_per_epoch + micro)
         x, target = mixup_batch(x, y, run.train_data.num_classes, alpha=cfg.mixup, generator=run.mix_gen)
+    if run.perm is not None: x = permute_pixels(x, run.perm)  # after every augmentation: neighbourhoods are gone, content is not
     last_micro = (micro + 1) % cfg.accum_steps == 0
     with (run.ddp.no_sync() if run.ddp is not None and not last_micro else nullcontext()):
         with run.autocast: logits = run.net(x)
@@ -442,7 +456,8 @@ def _test_accuracy(run: _Run, **tta) -> float:
     "Top-1 accuracy of the model on the test split (with `tta` options: over views)."
     test = run.test_data
     return evaluate(run.model, test.images, test.labels, mean=test.mean, std=test.std, resolution=run.cfg.resolution,
-                    batch_size=run.cfg.eval_batch_size, device=run.device, rank=run.rank, world_size=run.world_size, **tta)
+                    batch_size=run.cfg.eval_batch_size, device=run.device, rank=run.rank, world_size=run.world_size,
+                    permutation=run.perm, **tta)
 
 def _save_checkpoint(run: _Run, done_epochs: int) -> None:
     "Everything a bit-exact continuation needs, after `done_epochs` epochs; refuses non-finite weights."
@@ -491,7 +506,16 @@ def _finish(run: _Run) -> dict:
     if run.main and run.out is not None:
         atomic_save(run.model.state_dict(), run.out / "model.pt")
         atomic_write_text(json.dumps(result, indent=2) + "\n", run.out / "result.json")
+        _write_run_json(run)
     return result
+
+def _write_run_json(run: _Run) -> None:
+    "run.json: the run's config (as the run store wrote it, else this one's without machine fields) and its manifest."
+    path = run.out / "run.json"
+    config = {k: v for k, v in _jsonable(run.cfg).items() if k not in ("device", "data_dir", "out")}
+    meta = json.loads(path.read_text()) if path.exists() else {"config": config}
+    meta["manifest"] = run_manifest(config, run.wall_time(), run.device, run.cfg.data_dir)
+    atomic_write_text(json.dumps(meta, indent=1) + "\n", path)
 
 # %% ../nbs/08_train.ipynb #12528d24
 def _epochs(run: _Run, callback) -> None:
