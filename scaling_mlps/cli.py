@@ -17,7 +17,7 @@ from .hub import load_pretrained
 from .finetune import FINETUNE_DEFAULTS, LINEAR_PROBE_DEFAULTS, finetune_config
 
 # %% auto #0
-__all__ = ['REPRODUCIBLE', 'CHOICES', 'HELP', 'METAVARS', 'PAPER', 'AUTHORS', 'DEFAULT_SOURCE', 'add_config_flags',
+__all__ = ['REPRODUCIBLE', 'CHOICES', 'HELP', 'METAVARS', 'PAPER', 'AUTHORS', 'DEFAULT_SOURCE', 'report_name', 'add_config_flags',
            'build_parser', 'run', 'main']
 
 # %% ../nbs/11_cli.ipynb #5279e72d
@@ -27,7 +27,13 @@ REPRODUCIBLE = {  # name: (module whose `reproduce` runs it, what it is)
     "tta": ("scaling_mlps.tta", "test-time augmentation: accuracy against views, boxes, cost; reads Table 1's runs (chapter 3)"),
     "real": ("scaling_mlps.real", "ImageNet-ReaL: the two label sets; models on ImageNet at the paper scale (chapter 4)"),
     "scaling": ("scaling_mlps.scaling", "scaling laws, Fig. 1, 7 and 8 (chapter 5)"),
+    "inductive-bias": ("scaling_mlps.bias", "the tale of inductive bias: a small CNN at equal compute, shuffled pixels, "
+                       "locality of the first layer; reads chapters 1 and 2's reports (chapter 6)"),
 }
+
+def report_name(name: str) -> str:
+    "The file stem of a reproducible's report: its name with '_' for '-' ('inductive-bias' -> `inductive_bias_<scale>.json`)."
+    return name.replace("-", "_")
 CHOICES = {"optimizer": OPTIMIZERS, "scheduler": SCHEDULERS, "tta_average": TTA_AVERAGES}
 HELP = {  # one sentence per TrainConfig field: what it sets
     "dataset": "the data: cifar10, cifar100, stl10, tinyimagenet, imagenet, imagenet21k or folder:/path (an ImageFolder)",
@@ -273,12 +279,12 @@ def _committed_report(args) -> tuple[dict, Path, dict[Path, bytes]]:
     from .scales import resolve_scale
     from .results import results_dir
     scale = resolve_scale(args.scale)
-    path = Path(args.against) if args.against else results_dir() / f"{args.name}_{scale}.json"
+    path = Path(args.against) if args.against else results_dir() / f"{report_name(args.name)}_{scale}.json"
     if not path.is_file():
         raise FileNotFoundError(f"no report to verify against at {path}; run `scaling-mlps reproduce {args.name} --scale {scale}` "
                                 f"without --verify to make one, or name one with --against")
     folder = Path(args.out).resolve()
-    kept = {p: p.read_bytes() for p in folder.glob(f"{args.name}_{scale}*") if p.is_file()} if folder == path.parent.resolve() else {}
+    kept = {p: p.read_bytes() for p in folder.glob(f"{report_name(args.name)}_{scale}*") if p.is_file()} if folder == path.parent.resolve() else {}
     return json.loads(path.read_text()), path, kept
 
 def _verify(args, sub, fresh: dict, committed: dict, path: Path, kept: dict[Path, bytes]) -> dict:
@@ -290,7 +296,7 @@ def _verify(args, sub, fresh: dict, committed: dict, path: Path, kept: dict[Path
     environment = (environment_differences(committed["manifest"], make_manifest(device=args.device)) if "manifest" in committed
                    else ["the committed report has no manifest, so its versions and machine are not known"])
     text = f"Verifying `{args.name}` ({fresh.get('scale')}) against {path.name}:\n\n" + verify_markdown(comparison, environment=environment)
-    (Path(args.out) / f"{args.name}_{fresh.get('scale')}.verify.md").write_text(text + "\n")
+    (Path(args.out) / f"{report_name(args.name)}_{fresh.get('scale')}.verify.md").write_text(text + "\n")
     print(text)
     if bad := [c["cell"] for c in comparison if not c["agrees"]]:
         sub.exit(1, f"{sub.prog}: {len(bad)} cell(s) differ from {path.name}: {', '.join(bad[:5])}{' …' if len(bad) > 5 else ''}\n")

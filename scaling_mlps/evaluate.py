@@ -61,13 +61,13 @@ def _scored_batches(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
 def predict(model: nn.Module, images: torch.Tensor, *, mean: Sequence[float], std: Sequence[float],
             resolution: int | None = None, batch_size: int = 1024, device=None, tta: int = 0, average: str = "logits",
             crop_scale: Sequence[float] = TTA_CROP_SCALE, crop_ratio: Sequence[float] = TTA_CROP_RATIO,
-            flip: bool = True, seed: int = 0, progress: bool = False) -> torch.Tensor:
+            flip: bool = True, seed: int = 0, progress: bool = False, permutation: torch.Tensor | None = None) -> torch.Tensor:
     "Scores (N, classes) fp32 on the CPU for uint8 `images` (N,C,H,W): logits, or with `tta=k` logits (or softmax) averaged over k views."
     index = torch.arange(len(images))  # as labels: each batch says which images it holds
     rows = [(scores.cpu(), idx.cpu()) for scores, idx in _scored_batches(
         model, images, index, mean=mean, std=std, resolution=resolution, batch_size=batch_size, device=device, tta=tta,
         average=average, crop_scale=crop_scale, crop_ratio=crop_ratio, flip=flip, seed=seed, rank=0, world_size=1,
-        progress=progress)]
+        progress=progress, permutation=permutation)]
     out = torch.empty(len(images), rows[0][0].shape[1]) if rows else torch.empty(0, 0)
     for scores, idx in rows: out[idx] = scores
     return out
