@@ -18,25 +18,31 @@ import PIL.Image
 
 from .core import get_data_dir
 from .models import parse_arch
+from .cnn import CNN_PATTERN, first_conv_weight
 from .compute import PAPER_FLOPS_PER_MAC, count_parameters, forward_flops
 from .data import ImageData, load_dataset, balanced_subset
 from .train import TrainConfig, train
 from .viz import first_layer_mosaic, high_frequency_fraction
 from .runs import initial_model
+from .inductive_bias import pixel_permutation, unpermute_first_layer
 
 # %% auto #0
-__all__ = ['KINDS', 'DATASET_NAMES', 'TRAIN_SIZES', 'RESOLUTION', 'BATCH_SIZE', 'WIDTHS', 'DEPTHS', 'EXPANSIONS', 'N_TRAIN',
-           'DEFAULT_LR', 'COLOURS', 'LEARNING_RATES', 'lr_text', 'arch_name', 'human_name', 'default_lr',
-           'ExplorerSettings', 'explorer_data', 'Run', 'run_training', 'run_label', 'curves_figure', 'mosaic_png',
+__all__ = ['KINDS', 'DATASET_NAMES', 'TRAIN_SIZES', 'RESOLUTION', 'BATCH_SIZE', 'WIDTHS', 'CNN_WIDTHS', 'CNN_DEFAULT_WIDTH',
+           'PERMUTATION_SEED', 'DEPTHS', 'EXPANSIONS', 'N_TRAIN', 'DEFAULT_LR', 'CNN_DEFAULT_LR', 'COLOURS',
+           'LEARNING_RATES', 'lr_text', 'widths', 'arch_name', 'human_name', 'default_lr', 'ExplorerSettings',
+           'explorer_data', 'Run', 'first_layer_weight', 'run_training', 'run_label', 'curves_figure', 'mosaic_png',
            'weights_pictures', 'weights_moment', 'figure_png', 'nearest', 'typed_readout', 'Explorer']
 
 # %% ../nbs/15_explorer.ipynb #4c966904
-KINDS = {"B": "B-MLP", "S": "S-MLP"}
+KINDS = {"B": "B-MLP", "S": "S-MLP", "CNN": "small CNN"}
 DATASET_NAMES = {"cifar10": "CIFAR-10", "tinyimagenet": "Tiny-ImageNet (32 px)"}
 TRAIN_SIZES = {"cifar10": 50_000, "tinyimagenet": 100_000}  # training images of each dataset
 RESOLUTION = 32     # ours: both datasets at 32 px, so that a run takes seconds on a CPU (see above)
 BATCH_SIZE = 128    # ours: tens of steps per epoch on a subset (see above)
 WIDTHS = (32, 64, 128, 256, 512, 1024)
+CNN_WIDTHS = (4, 8, 16, 32, 64)  # ours: the small CNN's first convolution's channels (then 2w, 4w); 16: about the default B-MLP's FLOPs
+CNN_DEFAULT_WIDTH = 16
+PERMUTATION_SEED = 0  # "shuffle pixels": the seed of the one fixed pixel permutation (`inductive_bias.pixel_permutation`)
 DEPTHS = tuple(range(1, 9))
 EXPANSIONS = (1, 2, 4, 8)  # 4: the paper's B-MLPs
 N_TRAIN = (500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
@@ -46,14 +52,22 @@ def lr_text(lr: float) -> str:
     mantissa, exponent = f"{lr:.1e}".split("e")
     return f"{mantissa.removesuffix('.0')}e{int(exponent)}"
 
-def arch_name(kind: str, depth: int, width: int, expansion: int = 4) -> str:
-    "The library's architecture string, e.g. 'B_6-Wi_256' ('-Exp_<k>' only where the expansion is not 4)."
+def widths(kind: str) -> tuple[int, ...]:
+    "The width slider's stops for `kind`: an MLP's hidden widths, or the small CNN's channels."
     if kind not in KINDS: raise ValueError(f"kind={kind!r}; expected one of {list(KINDS)}")
+    return CNN_WIDTHS if kind == "CNN" else WIDTHS
+
+def arch_name(kind: str, depth: int, width: int, expansion: int = 4) -> str:
+    "The library's architecture string, e.g. 'B_6-Wi_256' ('-Exp_<k>' only where the expansion is not 4), 'CNN-Wi_16'."
+    if kind not in KINDS: raise ValueError(f"kind={kind!r}; expected one of {list(KINDS)}")
+    if kind == "CNN": return f"CNN-Wi_{width}"  # three convolutions, no bottleneck: depth and expansion do not apply
     if kind == "S" or expansion == 4: return f"{kind}_{depth}-Wi_{width}"
     return f"B_{depth}-Wi_{width}-Exp_{expansion}"
 
 def human_name(arch: str) -> str:
-    "'B_6-Wi_256' as people say it: 'B-MLP, depth 6, width 256' (the expansion only where it is not 4)."
+    "'B_6-Wi_256' as people say it: 'B-MLP, depth 6, width 256' (the expansion only where it is not 4); 'CNN-Wi_16': 'small CNN, width 16'."
+    cnn = CNN_PATTERN.fullmatch(arch) if isinstance(arch, str) else None
+    if cnn and cnn["width"]: return f"{KINDS['CNN']}, width {int(cnn['width'])}"
     spec = parse_arch(arch)
     name = f"{KINDS[spec['kind']]}, depth {spec['depth']}, width {spec['width']}"
     return name + (f", expansion {spec['expansion']}" if spec["expansion"] not in (None, 4) else "")
@@ -62,15 +76,18 @@ def human_name(arch: str) -> str:
 # LION lr per width (ours): measured with benchmarks/explorer_lr.py, the table above
 DEFAULT_LR = {32: 3e-4, 64: 3e-4, 128: 1e-4, 256: 1e-4, 512: 3e-5, 1024: 3e-5}
 
-def default_lr(width: int) -> float:
-    "The explorer's default LION learning rate for an MLP of `width` (measured, see above)."
+CNN_DEFAULT_LR = DEFAULT_LR[128]  # the default B-MLP's: nothing in the library fixes one for the CNN (it learns faster at 1e-3, above)
+
+def default_lr(width: int, kind: str = "B") -> float:
+    "The explorer's default LION learning rate: measured for an MLP of `width` (see above); the small CNN's is `CNN_DEFAULT_LR`."
+    if kind == "CNN": return CNN_DEFAULT_LR
     if width not in DEFAULT_LR: raise ValueError(f"width={width}; expected one of {sorted(DEFAULT_LR)}")
     return DEFAULT_LR[width]
 
 # %% ../nbs/15_explorer.ipynb #56ab6b36
 @dataclass(frozen=True)
 class ExplorerSettings:
-    "One run of the explorer: model, data, epochs, augmentation and learning rate (None: `default_lr(width)`)."
+    "One run of the explorer: model, data, epochs, augmentation, shuffled pixels or not, learning rate (None: `default_lr(width, kind)`)."
     kind: str = "B"
     depth: int = 4
     width: int = 128
@@ -81,6 +98,7 @@ class ExplorerSettings:
     crops: bool = False
     flips: bool = False
     mixup: bool = False
+    shuffle_pixels: bool = False   # `PERMUTATION_SEED`'s pixel order, in training and testing
     lr: float | None = None
     seed: int = 0
     batch_size: int = BATCH_SIZE
@@ -90,7 +108,7 @@ class ExplorerSettings:
         if self.dataset not in DATASET_NAMES: raise ValueError(f"dataset={self.dataset!r}; expected one of {list(DATASET_NAMES)}")
         if not 0 < self.n_train <= TRAIN_SIZES[self.dataset]:
             raise ValueError(f"n_train={self.n_train}; expected 1 to {TRAIN_SIZES[self.dataset]:,} ({DATASET_NAMES[self.dataset]})")
-        if self.width not in DEFAULT_LR and self.lr is None:
+        if self.kind != "CNN" and self.width not in DEFAULT_LR and self.lr is None:
             raise ValueError(f"width={self.width} has no default lr; pass lr or use one of {sorted(DEFAULT_LR)}")
 
     @property
@@ -98,16 +116,18 @@ class ExplorerSettings:
     @property
     def name(self) -> str: return human_name(self.arch)
     @property
-    def learning_rate(self) -> float: return default_lr(self.width) if self.lr is None else self.lr
+    def learning_rate(self) -> float: return default_lr(self.width, self.kind) if self.lr is None else self.lr
     @property
     def augmentation(self) -> str:
         parts = [p for p, on in (("crops", self.crops), ("flips", self.flips), ("MixUp", self.mixup)) if on]
         return " + ".join(parts) or "no augmentation"
+    @property
+    def pixels(self) -> str: return "shuffled" if self.shuffle_pixels else "in order"
 
     def label(self) -> str:
         "The settings in one line, for legends and tables."
         return (f"{self.name} · {self.n_train:,} {DATASET_NAMES[self.dataset]} images · {self.epochs} epochs · "
-                f"{self.augmentation} · lr {lr_text(self.learning_rate)}")
+                f"{self.augmentation}{' · pixels shuffled' if self.shuffle_pixels else ''} · lr {lr_text(self.learning_rate)}")
 
     def config(self, data_dir: str | None = None, device: str | None = None, out: str | None = None) -> TrainConfig:
         "The `TrainConfig` of this run (the recipe of Table 1, with the explorer's fixed settings above)."
@@ -118,6 +138,7 @@ class ExplorerSettings:
                            crop_scale=(0.08, 1.0) if self.crops else (1.0, 1.0),
                            crop_ratio=(3 / 4, 4 / 3) if self.crops else (1.0, 1.0),
                            mixup=0.8 if self.mixup else 0.0, n_train=self.n_train, seed=self.seed,
+                           permute_pixels=PERMUTATION_SEED if self.shuffle_pixels else None,
                            device=device, data_dir=data_dir, out=out)
 
 # %% ../nbs/15_explorer.ipynb #9a74d84e
@@ -149,7 +170,7 @@ class Run:
     num_classes: int | None = None
     params: int | None = None
     flops_per_image: int | None = None   # forward, in the paper's unit (one FLOP per multiply-add)
-    w0: torch.Tensor | None = None       # first-layer weights at initialization
+    w0: torch.Tensor | None = None       # first-layer weights at initialization (`first_layer_weight`)
     w: torch.Tensor | None = None        # first-layer weights now
     started: float | None = None         # time.perf_counter() when training began
     elapsed_s: float = 0.0
@@ -170,6 +191,11 @@ class Run:
     @property
     def done(self) -> bool: return self.status in ("finished", "stopped", "failed")
 
+def first_layer_weight(model: torch.nn.Module) -> torch.Tensor:
+    "A CPU copy of the first layer: an MLP's `linear_in.weight` (units, C·R·R), a CNN's first convolution's filters (w, C, k, k)."
+    weight = model.linear_in.weight if hasattr(model, "linear_in") else first_conv_weight(model)
+    return weight.detach().float().cpu().clone()
+
 def run_training(run: Run, data_dir: str | None = None, device: str | None = None,
                  should_stop: Callable[[], bool] = lambda: False,
                  on_event: Callable[[Run, str, torch.nn.Module | None], None] | None = None) -> Run:
@@ -179,7 +205,7 @@ def run_training(run: Run, data_dir: str | None = None, device: str | None = Non
     train_data, test_data = explorer_data(s.dataset, s.n_train, data_dir, s.seed)
     cfg = s.config(data_dir=data_dir, device=device)
     model0 = initial_model(cfg)
-    run.w0 = run.w = model0.linear_in.weight.detach().float().clone()
+    run.w0 = run.w = first_layer_weight(model0)
     run.num_classes, run.params = train_data.num_classes, count_parameters(model0)
     run.flops_per_image = forward_flops(model0, RESOLUTION, flops_per_mac=PAPER_FLOPS_PER_MAC)
     del model0
@@ -205,7 +231,7 @@ def run_training(run: Run, data_dir: str | None = None, device: str | None = Non
 
     result = train(cfg, progress=False, data=(train_data, test_data), callback=callback)
     run.result, run.history = result, result["history"]
-    if last_model is not None: run.w = last_model.linear_in.weight.detach().float().cpu().clone()
+    if last_model is not None: run.w = first_layer_weight(last_model)
     run.elapsed_s = time.perf_counter() - run.started
     run.status = "stopped" if result["stopped"] else "finished"
     return run
@@ -251,17 +277,27 @@ def curves_figure(runs: Sequence[Run], max_runs: int = 8) -> Figure:
     else: legend_ax.text(0, 0.8, "press Train: each run is added here", fontsize=9, color="grey", va="top")
     return fig
 
-def mosaic_png(weight: torch.Tensor, n: int = 25, zoom: int = 1) -> bytes:
+def mosaic_png(weight: torch.Tensor, n: int = 25, zoom: int = 1, resolution: int = RESOLUTION, colour: str = "max") -> bytes:
     "The paper's picture of the first `n` units of a first-layer `weight` (max over colour, each unit scaled to [0, 1]) as a PNG."
-    mosaic = first_layer_mosaic(weight, RESOLUTION, n=n)
-    image = PIL.Image.fromarray((mosaic * 255).round().astype(np.uint8))  # 2-D uint8: greyscale
+    mosaic = first_layer_mosaic(weight, resolution, n=n, colour=colour)
+    image = PIL.Image.fromarray((mosaic * 255).round().astype(np.uint8))  # 2-D uint8: greyscale; (H, W, 3): RGB
     buf = io.BytesIO(); image.resize((image.width * zoom, image.height * zoom), PIL.Image.NEAREST).save(buf, format="png")
     return buf.getvalue()
 
+@functools.lru_cache(maxsize=1)
+def _permutation() -> torch.Tensor: return pixel_permutation(RESOLUTION, PERMUTATION_SEED)
+
 def weights_pictures(run: Run, n: int = 25) -> dict[str, tuple[bytes, str]]:
-    "{'W': (png, caption), 'W − W0': (png, caption)} of the run's first layer now."
-    return {title: (mosaic_png(w, n), f"{title} (high-freq. {high_frequency_fraction(w[:n], RESOLUTION):.2f})")
-            for title, w in (("W", run.w), ("W − W0", run.w - run.w0))}
+    "{'W': (png, caption), 'W − W0': (png, caption)} of the run's first layer now (a CNN's: its first convolution's filters)."
+    w, w0, shuffled = run.w, run.w0, run.settings.shuffle_pixels
+    if w.ndim == 4:  # a CNN's filters (w, C, k, k): in colour, enlarged to about the MLP pictures' size
+        k, on = w.shape[-1], ", on shuffled pixels" if shuffled else ""
+        return {title: (mosaic_png(v.flatten(1), n, zoom=10, resolution=k, colour="rgb"), f"{title} ({k}×{k} filters{on})")
+                for title, v in (("W", w), ("W − W0", w - w0))}
+    if shuffled: w, w0 = unpermute_first_layer(w, _permutation()), unpermute_first_layer(w0, _permutation())
+    back = ", un-shuffled to image positions" if shuffled else ""
+    return {title: (mosaic_png(v, n), f"{title} (high-freq. {high_frequency_fraction(v[:n], RESOLUTION):.2f}{back})")
+            for title, v in (("W", w), ("W − W0", w - w0))}
 
 def weights_moment(run: Run) -> str:
     "When the run's weights were taken, in words."
@@ -288,6 +324,8 @@ def nearest(options: Sequence[float], wanted: float) -> float:
     "The option closest to `wanted` on a log scale (the explorer's options grow geometrically)."
     return min(options, key=lambda o: abs(math.log(o / wanted)))
 
+def _family(kind: str) -> str: return "CNN" if kind == "CNN" else "MLP"
+
 def typed_readout(slider: widgets.SelectionSlider, show: Callable[[float], str]) -> widgets.Text:
     """A readout for `slider` that takes typed values, which a selection slider's own does not: Enter moves the
     slider to the option nearest the typed number; text that is no positive number puts the slider's value back."""
@@ -302,7 +340,8 @@ def typed_readout(slider: widgets.SelectionSlider, show: Callable[[float], str])
     return readout
 
 class Explorer:
-    "Controls, Train / Stop / Reset, live curves and first-layer weights for small MLP runs; display it in a notebook or Voilà."
+    "Controls, Train / Stop / Reset, live curves and first-layer weights for small MLP (and CNN) runs; display it in a notebook or Voilà."
+    CONTROLS = ("kind", "depth", "width", "expansion", "dataset", "n_train", "epochs", "crops", "flips", "mixup", "shuffle_pixels")
     def __init__(self, settings: ExplorerSettings | None = None, data_dir: str | None = None, device: str | None = None,
                  redraw_s: float = 1.0):
         self.data_dir, self.device, self.redraw_s = data_dir, device, redraw_s
@@ -316,12 +355,16 @@ class Explorer:
     # -- layout ------------------------------------------------------------------------------------------------
     def _build(self, s: ExplorerSettings) -> None:
         W, wide, box, slider = widgets, {"description_width": "80px"}, widgets.Layout(width="300px"), widgets.Layout(width="226px")
-        self.kind = W.ToggleButtons(options=[("B-MLP", "B"), ("S-MLP", "S")], value=s.kind, description="model", style=dict(wide, button_width="70px"))
-        self.depth = W.IntSlider(value=s.depth, min=DEPTHS[0], max=DEPTHS[-1], description="depth", style=wide, layout=box)
+        self.kind = W.ToggleButtons(options=[(name, kind) for kind, name in KINDS.items()], value=s.kind, description="model",
+                                    style=dict(wide, button_width="90px"))
+        self.depth = W.IntSlider(value=s.depth, min=DEPTHS[0], max=DEPTHS[-1], description="depth", style=wide, layout=box,
+                                 disabled=s.kind == "CNN")
         # the selection sliders' own readouts cannot be typed into: each gets a text readout instead (`typed_readout`)
-        self.width = W.SelectionSlider(options=WIDTHS, value=s.width, description="width", readout=False, style=wide, layout=slider)
+        self.width = W.SelectionSlider(options=widths(s.kind), value=s.width, description="width", readout=False, style=wide, layout=slider)
         self.width_readout = typed_readout(self.width, str)
-        self.expansion = W.SelectionSlider(options=EXPANSIONS, value=s.expansion, description="expansion", style=wide, layout=box, disabled=s.kind == "S")
+        self._last_width = {"MLP": WIDTHS[2], "CNN": CNN_DEFAULT_WIDTH, _family(s.kind): s.width}  # each family's, for switching back
+        self.expansion = W.SelectionSlider(options=EXPANSIONS, value=s.expansion, description="expansion", style=wide, layout=box,
+                                           disabled=s.kind != "B")
         self.dataset = W.Dropdown(options=[(v, k) for k, v in DATASET_NAMES.items()], value=s.dataset, description="dataset", style=wide, layout=box)
         self.n_train = W.SelectionSlider(options=self._sizes(s.dataset), value=s.n_train, description="images", readout=False,
                                          style=wide, layout=slider)
@@ -330,6 +373,8 @@ class Explorer:
         self.crops = W.Checkbox(value=s.crops, description="random crops", indent=False, layout=W.Layout(width="170px"))
         self.flips = W.Checkbox(value=s.flips, description="horizontal flips", indent=False, layout=W.Layout(width="170px"))
         self.mixup = W.Checkbox(value=s.mixup, description="MixUp (α = 0.8)", indent=False, layout=W.Layout(width="170px"))
+        self.shuffle_pixels = W.Checkbox(value=s.shuffle_pixels, description="shuffle pixels", indent=False, layout=W.Layout(width="170px"),
+                                         tooltip=f"one fixed random order of the pixel positions (seed {PERMUTATION_SEED}), in training and testing")
         self.lr = W.SelectionSlider(options=LEARNING_RATES, value=nearest(LEARNING_RATES, s.learning_rate), description="lr",
                                     readout=False, style=wide, layout=slider, disabled=s.lr is None)
         self.lr_readout = typed_readout(self.lr, lr_text)
@@ -355,9 +400,10 @@ class Explorer:
                         (self.curves, "curves"), (self.weights, "weights"), (self.table, "runs"), (self.epochs, "epochs"),
                         (self.n_train, "images"), (self.width, "width"), (self.depth, "depth"), (self.lr, "lr"),
                         (self.n_train_readout, "images-readout"), (self.width_readout, "width-readout"),
-                        (self.lr_readout, "lr-readout"), (self.lr_default, "lr-default")):
+                        (self.lr_readout, "lr-readout"), (self.lr_default, "lr-default"), (self.shuffle_pixels, "shuffle"),
+                        (self.kind, "kind")):
             w.add_class(f"explorer-{name}")
-        self.kind.observe(lambda ch: setattr(self.expansion, "disabled", ch["new"] == "S"), "value")
+        self.kind.observe(self._kind_changed, "value")
         self.width.observe(self._follow_width, "value")
         self.lr_default.observe(self._follow_width, "value")
         self.dataset.observe(self._dataset_changed, "value")
@@ -365,7 +411,8 @@ class Explorer:
         self.stop_button.on_click(lambda _: self.stop())
         self.reset_button.on_click(lambda _: self.reset())
         self._follow_width()
-        augment = W.VBox([W.HTML("<b>augmentation</b>"), self.crops, self.flips, self.mixup])
+        augment = W.VBox([W.HTML("<b>augmentation</b>"), self.crops, self.flips, self.mixup, W.HTML("<b>pixels</b>"), self.shuffle_pixels,
+                          W.HTML(f"<span style='font-size:11px;color:#666'>one fixed order, seed {PERMUTATION_SEED}</span>")])
         controls = W.HBox([W.VBox([self.kind, self.depth, W.HBox([self.width, self.width_readout]), self.expansion]),
                            W.VBox([self.dataset, W.HBox([self.n_train, self.n_train_readout]), self.epochs,
                                    W.HBox([self.lr, self.lr_readout]), self.lr_default]), augment],
@@ -383,9 +430,21 @@ class Explorer:
         return [n for n in N_TRAIN if n < TRAIN_SIZES[dataset]] + [TRAIN_SIZES[dataset]]
 
     def _follow_width(self, _=None) -> None:
+        kind, width = self.kind.value, self.width.value
         self.lr.disabled = self.lr_readout.disabled = self.lr_default.value
-        self.lr_default.description = f"the default for width {self.width.value} ({lr_text(default_lr(self.width.value))})"
-        if self.lr_default.value: self.lr.value = default_lr(self.width.value)
+        self.lr_default.description = (f"the MLP default ({lr_text(CNN_DEFAULT_LR)}), not tuned for the CNN" if kind == "CNN"
+                                       else f"the default for width {width} ({lr_text(default_lr(width))})")
+        if self.lr_default.value: self.lr.value = default_lr(width, kind)
+
+    def _kind_changed(self, change) -> None:
+        "Depth and expansion only where the model has them; between MLP and CNN, the width slider's stops and its last width change too."
+        old, new = change["old"], change["new"]
+        self.depth.disabled, self.expansion.disabled = new == "CNN", new != "B"
+        if _family(old) != _family(new):
+            self._last_width[_family(old)] = self.width.value
+            self.width.options = widths(new)
+            self.width.value = self._last_width[_family(new)]
+        self._follow_width()
 
     def _dataset_changed(self, change) -> None:
         sizes, n = self._sizes(change["new"]), self.n_train.value
@@ -398,7 +457,8 @@ class Explorer:
         return ExplorerSettings(kind=self.kind.value, depth=self.depth.value, width=self.width.value,
                                 expansion=self.expansion.value, dataset=self.dataset.value, n_train=self.n_train.value,
                                 epochs=self.epochs.value, crops=self.crops.value, flips=self.flips.value,
-                                mixup=self.mixup.value, lr=None if self.lr_default.value else self.lr.value)
+                                mixup=self.mixup.value, shuffle_pixels=self.shuffle_pixels.value,
+                                lr=None if self.lr_default.value else self.lr.value)
 
     def set(self, **values) -> ExplorerSettings:
         "Set controls by `ExplorerSettings` field name (`lr=None`: the width's default); returns the new settings."
@@ -406,9 +466,8 @@ class Explorer:
             if name == "lr":
                 self.lr_default.value = value is None
                 if value is not None: self.lr.value = nearest(LEARNING_RATES, value)
-            elif name in ("kind", "depth", "width", "expansion", "dataset", "n_train", "epochs", "crops", "flips", "mixup"):
-                getattr(self, name).value = value
-            else: raise ValueError(f"unknown setting {name!r}; expected one of {[f.name for f in dataclasses.fields(ExplorerSettings)][:11]}")
+            elif name in self.CONTROLS: getattr(self, name).value = value
+            else: raise ValueError(f"unknown setting {name!r}; expected one of {list(self.CONTROLS) + ['lr']}")
         return self.settings()
 
     # -- running -----------------------------------------------------------------------------------------------
@@ -467,7 +526,7 @@ class Explorer:
         if event == "start":
             self._rate = (now, 0); self.status.value = "first step…"; self._draw(run, weights=True); return
         draw = now - self._last_draw >= max(self.redraw_s, 3 * self._draw_cost)  # drawing: at most 1/4 of the time
-        if model is not None and draw: run.w = model.linear_in.weight.detach().float().cpu().clone()
+        if model is not None and draw: run.w = first_layer_weight(model)
         total = s.epochs * run.steps_per_epoch
         self.progress.max, self.progress.value = total, run.step
         if event == "epoch" or now - self._last_status >= 0.25:
@@ -484,7 +543,8 @@ class Explorer:
         if weights and run is not None and run.w is not None:
             for title, (png, caption) in weights_pictures(run).items():
                 self.weights_images[title].value, self.weights_captions[title].value = png, caption
-            self.weights_title.value = f"<b>#{run.index} first layer</b>, {weights_moment(run)}"
+            layer = "first convolution" if run.w.ndim == 4 else "first layer"
+            self.weights_title.value = f"<b>#{run.index} {layer}</b>, {weights_moment(run)}"
             self.weights_pictures.layout.display = ""
         elif weights and run is None:
             for k in self.weights_images: self.weights_images[k].value, self.weights_captions[k].value = b"", k
@@ -512,13 +572,13 @@ class Explorer:
     def _table_html(self) -> str:
         if not self.runs: return ""
         head = "".join(f"<th style='padding:0 6px;white-space:nowrap'>{h}</th>" for h in ("run", "model", "images", "epochs", "augmentation",
-                                                                       "lr", "test acc", "params", "compute", "time", ""))
+                                                                       "pixels", "lr", "test acc", "params", "compute", "time", ""))
         rows = []
         for r in reversed(self.runs):
             s, colour = r.settings, COLOURS[(r.index - 1) % len(COLOURS)]
             state = {"finished": "", "stopped": "stopped", "failed": "failed"}.get(r.status, "training…")
             cells = (f"<span style='color:{colour}'>■</span> #{r.index}", s.name, f"{s.n_train:,} {DATASET_NAMES[s.dataset].split(' ')[0]}",
-                     str(s.epochs), s.augmentation, lr_text(s.learning_rate), _pct(r.test_acc),
+                     str(s.epochs), s.augmentation, s.pixels, lr_text(s.learning_rate), _pct(r.test_acc),
                      "–" if r.params is None else f"{r.params / 1e6:.2f} M",
                      "–" if r.compute_flops is None else _si(r.compute_flops, "FLOPs"), f"{r.elapsed_s:.1f} s", state)
             rows.append(f"<tr class='explorer-run'>" + "".join(f"<td style='padding:0 6px;white-space:nowrap'>{c}</td>" for c in cells) + "</tr>")

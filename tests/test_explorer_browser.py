@@ -6,7 +6,10 @@ For each server: start it on 127.0.0.1 (a free port, no token) serving a copy of
 readouts show them, press Train, wait for the run to end, read its test accuracy off the page and check that the
 run's settings are the typed ones; untick the default lr, type one, start a second, long run, check that the page
 moves while it trains (progress, images/s, a redrawn plot), stop it, and check that the page lists two runs with
-their settings and that the browser saw no JavaScript error. In Voilà the page is the app alone (no output of the
+their settings; tick "shuffle pixels" and train one epoch (its row says the pixels were shuffled, its weight
+captions that they were un-shuffled), then pick the small CNN and train one epoch on pixels in order (its width
+and lr are the CNN's, its row names it, its first convolution is drawn); and check that the browser saw no
+JavaScript error. In Voilà the page is the app alone (no output of the
 library notebook's self-tests, a page of bounded height, no broken image before the first run), and closing it
 shuts its kernel down (the culling settings of `voila.json`, with shorter times). Every request that
 does not go to 127.0.0.1 is blocked. Screenshots go to `tests/artifacts/` (git-ignored; the path is printed).
@@ -124,7 +127,7 @@ def _type(page, name: str, typed: str, shown: str) -> None:
 def _row(runs, index: int) -> dict:
     "The runs table's row of run `index` (newest first in the table), as {column: text}."
     cells = runs.nth(len(runs.all()) - index).locator("td").all_inner_texts()
-    return dict(zip(("run", "model", "images", "epochs", "augmentation", "lr"), cells))
+    return dict(zip(("run", "model", "images", "epochs", "augmentation", "pixels", "lr"), cells))
 
 
 def _broken_images(page) -> list[str]:
@@ -183,7 +186,44 @@ def _drive(page, app: str, shots: list[Path]) -> dict:
     assert (second_row["images"], second_row["epochs"], second_row["lr"]) == ("1,000 CIFAR-10", "100", "2e-3"), second_row
     expect(train).to_be_enabled()
     shots.append(ARTIFACTS / f"explorer_{app}_2_stopped.png"); root.screenshot(path=shots[-1])
-    return {"first": first_text, "accuracy": accuracy, "live_status": live_status, "second": second_text}
+    return {"first": first_text, "accuracy": accuracy, "live_status": live_status, "second": second_text} | _drive_chapter6(page, app, shots)
+
+
+def _drive_chapter6(page, app: str, shots: list[Path]) -> dict:
+    "After `_drive`'s two runs: one epoch on shuffled pixels, then one of the small CNN. Returns their result lines."
+    from playwright.sync_api import expect
+    weights = page.locator(".explorer-weights")
+    _set_slider(page, "epochs", 1)
+    page.locator(".explorer-lr-default input").check()
+    expect(page.locator(".explorer-lr-readout input")).to_have_value("3e-4")  # width 64's default again
+    page.locator(".explorer-shuffle input").check()
+    shuffled_text, shuffled_row = _train_and_read(page, 3, "B-MLP, depth 1, width 64")
+    assert (shuffled_row["pixels"], shuffled_row["epochs"]) == ("shuffled", "1"), shuffled_row
+    expect(weights).to_contain_text("un-shuffled to image positions")
+    shots.append(ARTIFACTS / f"explorer_{app}_3_shuffled.png"); page.locator(".explorer").screenshot(path=shots[-1])
+
+    page.locator(".explorer-kind button", has_text="small CNN").click()
+    expect(page.locator(".explorer-width-readout input")).to_have_value("16")  # the CNN's width stops, from the kernel
+    expect(page.locator(".explorer-lr-readout input")).to_have_value("1e-4")   # the MLP default, said to be one
+    expect(page.locator(".explorer-lr-default")).to_contain_text("not tuned for the CNN")
+    page.locator(".explorer-shuffle input").uncheck()
+    cnn_text, cnn_row = _train_and_read(page, 4, "small CNN, width 16")
+    assert (cnn_row["pixels"], cnn_row["lr"]) == ("in order", "1e-4"), cnn_row
+    expect(weights).to_contain_text("first convolution")
+    assert not _broken_images(page), _broken_images(page)
+    shots.append(ARTIFACTS / f"explorer_{app}_4_cnn.png"); page.locator(".explorer").screenshot(path=shots[-1])
+    return {"shuffled": shuffled_text, "cnn": cnn_text}
+
+
+def _train_and_read(page, index: int, model: str) -> tuple[str, dict]:
+    "Press Train and wait until run `index` (of `model`) has finished; (its result line, its row of the runs table)."
+    from playwright.sync_api import expect
+    page.locator("button.explorer-train").click()
+    result = page.locator(".explorer-result")
+    expect(result).to_contain_text(re.compile(rf"#{index} {re.escape(model)} \(finished\): test accuracy"), timeout=180_000)
+    row = _row(page.locator(".explorer-runs tr.explorer-run"), index)
+    assert row["model"] == model, row
+    return result.inner_text(), row
 
 
 @pytest.mark.parametrize("app", ["voila", "lab"])
@@ -240,7 +280,7 @@ def test_explorer_in_the_browser(app, real_data_dir, tmp_path):
                                         and any(b in e for b in blocked))]
     print(f"\n{app}: {time.monotonic() - t0:.1f} s; page ready in {seen['page_s']:.1f} s; height {seen.get('height')} px; "
           f"kernels {seen.get('kernels_after_close')} after closing the page; first run: {seen['accuracy']}% test accuracy; "
-          f"while training: {seen['live_status']!r}; blocked: {blocked}; screenshots: {[str(s) for s in shots]}")
+          f"while training: {seen['live_status']!r}; shuffled: {seen['shuffled']!r}; CNN: {seen['cnn']!r}; blocked: {blocked}; screenshots: {[str(s) for s in shots]}")
     assert not errors, "JavaScript errors in the page:\n" + "\n".join(errors)
 
 
