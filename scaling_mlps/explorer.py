@@ -24,14 +24,14 @@ from .data import ImageData, load_dataset, balanced_subset
 from .train import TrainConfig, train
 from .viz import first_layer_mosaic, high_frequency_fraction
 from .runs import initial_model
-from .inductive_bias import pixel_permutation, unpermute_first_layer
+from .inductive_bias import PERMUTATION_SEED, pixel_permutation, unpermute_first_layer
 
 # %% auto #0
 __all__ = ['KINDS', 'DATASET_NAMES', 'TRAIN_SIZES', 'RESOLUTION', 'BATCH_SIZE', 'WIDTHS', 'CNN_WIDTHS', 'CNN_DEFAULT_WIDTH',
-           'PERMUTATION_SEED', 'DEPTHS', 'EXPANSIONS', 'N_TRAIN', 'DEFAULT_LR', 'CNN_DEFAULT_LR', 'COLOURS',
-           'LEARNING_RATES', 'lr_text', 'widths', 'arch_name', 'human_name', 'default_lr', 'ExplorerSettings',
-           'explorer_data', 'Run', 'first_layer_weight', 'run_training', 'run_label', 'curves_figure', 'mosaic_png',
-           'weights_pictures', 'weights_moment', 'figure_png', 'nearest', 'typed_readout', 'Explorer']
+           'DEPTHS', 'EXPANSIONS', 'N_TRAIN', 'DEFAULT_LR', 'CNN_DEFAULT_LR', 'COLOURS', 'LEARNING_RATES', 'lr_text',
+           'widths', 'arch_name', 'human_name', 'default_lr', 'ExplorerSettings', 'explorer_data', 'Run',
+           'first_layer_weight', 'run_training', 'run_label', 'curves_figure', 'mosaic_png', 'weights_pictures',
+           'weights_moment', 'figure_png', 'nearest', 'typed_readout', 'Explorer']
 
 # %% ../nbs/15_explorer.ipynb #4c966904
 KINDS = {"B": "B-MLP", "S": "S-MLP", "CNN": "small CNN"}
@@ -42,7 +42,6 @@ BATCH_SIZE = 128    # ours: tens of steps per epoch on a subset (see above)
 WIDTHS = (32, 64, 128, 256, 512, 1024)
 CNN_WIDTHS = (4, 8, 16, 32, 64)  # ours: the small CNN's first convolution's channels (then 2w, 4w); 16: about the default B-MLP's FLOPs
 CNN_DEFAULT_WIDTH = 16
-PERMUTATION_SEED = 0  # "shuffle pixels": the seed of the one fixed pixel permutation (`inductive_bias.pixel_permutation`)
 DEPTHS = tuple(range(1, 9))
 EXPANSIONS = (1, 2, 4, 8)  # 4: the paper's B-MLPs
 N_TRAIN = (500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)

@@ -8,10 +8,12 @@ from __future__ import annotations
 import torch
 
 # %% auto #0
-__all__ = ['pixel_permutation', 'permute_pixels', 'unpermute_first_layer', 'window_share', 'locality_index']
+__all__ = ['PERMUTATION_SEED', 'pixel_permutation', 'permute_pixels', 'unpermute_first_layer', 'window_share', 'locality_index']
 
 # %% ../nbs/06b_inductive_bias.ipynb #0ef341e2
-def pixel_permutation(resolution: int, seed: int = 0) -> torch.Tensor:
+PERMUTATION_SEED = 0  # the one fixed pixel order that chapter 6 and the explorer's "shuffle pixels" use
+
+def pixel_permutation(resolution: int, seed: int = PERMUTATION_SEED) -> torch.Tensor:
     "A fixed random order of the `resolution`² pixel positions (int64), the same for a given seed on every machine."
     if resolution < 1: raise ValueError(f"resolution={resolution}; expected a positive image side")
     return torch.randperm(resolution * resolution, generator=torch.Generator().manual_seed(seed))

@@ -61,7 +61,7 @@ def _compute_section(report: dict) -> list[str]:
     r = report["resnet18"]
     lines += ["", f"ResNet-18 (the paper's Table 1 reference: {', '.join(f'{d} {v}' for d, v in report['paper']['resnet18_da'].items())}) "
               f"costs {r['flops_ratio']:.0f}x the forward FLOPs of {report['settings']['mlp']} per {r['resolution']}-px image and "
-              f"trained {r['slowdown']:.0f}x slower here ({r['img_per_s']['ResNet18']:.0f} images/s, batch {r['batch_size']})."]
+              f"trained {r['timing']['slowdown']:.0f}x slower here ({r['timing']['img_per_s']['ResNet18']:.0f} images/s, batch {r['batch_size']})."]
     return lines
 
 def _locality_section(report: dict) -> list[str]:

@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 
 from scaling_mlps.verify import compare_reports, verify_markdown
+from scaling_mlps.cli import report_name
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-# In this order: table2 and tta read Table 1's runs from the same results folder.
-EXPERIMENTS = ("table1", "table2", "tta", "real", "scaling")
+# In this order: table2 and tta read Table 1's runs from the same results folder; inductive-bias reads both reports.
+EXPERIMENTS = ("table1", "table2", "tta", "real", "scaling", "inductive-bias")
 
 # The same in the markdown: durations ('12 s', '3.4 min', '5.1 ms'), images per second, dates and thread counts.
 MD_VOLATILE = [(re.compile(r"\d+(\.\d+)? (s|min|ms|ms/image)\b"), "<time>"),
@@ -56,7 +57,7 @@ def stable_md(text: str) -> str:
     return text
 
 
-NEEDS = {"table2": ("table1",), "tta": ("table1", "table2")}  # the runs of these, in the same results folder
+NEEDS = {"table2": ("table1",), "tta": ("table1", "table2"), "inductive-bias": ("table1", "table2")}  # the runs of these, in the same results folder
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +83,7 @@ def run_ci_in_a_fresh_process(names: list[str], out: Path, data_dir: Path) -> No
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_ci_report_matches_golden(ci_reports, name):
     out = ci_reports(name)
+    name = report_name(name)  # the file stem: inductive-bias writes inductive_bias_ci.json
     golden = json.loads((GOLDEN / f"{name}_ci.json").read_text())
     now = json.loads((out / f"{name}_ci.json").read_text())
     differ = [c for c in compare_reports(golden, now) if not c["agrees"]]  # what `reproduce --verify` compares, exactly
@@ -110,7 +112,9 @@ def test_reproduce_verify_agrees_with_itself_and_names_a_changed_cell(ci_reports
 if __name__ == "__main__":  # write the golden files
     data = Path(os.environ["SCALING_MLPS_DATA"])
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp())
-    for name in EXPERIMENTS:
+    names = sys.argv[2:] or EXPERIMENTS  # e.g. `python tests/test_golden.py /tmp/x table1 table2 inductive-bias`
+    for name in names:
         run_ci(name, out, data)
-        for ext in ("json", "md"): (GOLDEN / f"{name}_ci.{ext}").write_text((out / f"{name}_ci.{ext}").read_text())
+        stem = report_name(name)
+        for ext in ("json", "md"): (GOLDEN / f"{stem}_ci.{ext}").write_text((out / f"{stem}_ci.{ext}").read_text())
         print(name, "written")
