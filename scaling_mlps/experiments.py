@@ -14,11 +14,11 @@ from .train import TrainConfig
 from .scales import SCALE_CHANGES, SKIP_REASONS, resolve_scale, row_config, config_changes, logged_run
 from .runs import (config_dict, run_folder, run_or_reuse, plan_runs, epoch_entry, epoch_share, percent,
                                first_layer_summary, report_header)
-from .results import write_report
+from .results import write_report, load_report
 from .report_table1 import report_markdown
 
 # %% auto #0
-__all__ = ['FIRST_LAYER_DATASETS', 'table1_status', 'table1_configs', 'table1_row', 'reproduce']
+__all__ = ['FIRST_LAYER_DATASETS', 'table1_status', 'table1_configs', 'table1_row', 'cnn_rows', 'reproduce']
 
 # %% ../nbs/13_experiments.ipynb #f37d0b84
 FIRST_LAYER_DATASETS = ("cifar10",)  # the runs whose first layers the chapter shows (kept small: they are committed)
@@ -53,6 +53,20 @@ def table1_row(r: dict, scale: str, plan: dict, configs: dict, results: dict, ru
         note=f"read at epoch {epoch} of the {configs[host].epochs}-epoch run of {host} (constant lr: the same as a "
              f"{epoch}-epoch run)" if host != r["key"] else "")
 
+def cnn_rows(bias: dict | None) -> list[dict]:
+    """The CNN rows chapter 6 measured (its report `bias`, or None), beside the paper's ResNet18 reference: each CNN's
+    accuracy at the end of its curve, and chapter 1's B-MLP + DA at the largest epoch that cost no more."""
+    rows = []
+    for dataset, curves in (bias or {}).get("curves", {}).items():
+        mlp = next((c for c in curves if c["source"] == "chapter 1" and c["arch"].startswith("B")), None)
+        for c in curves:
+            if c["source"] != "this chapter": continue
+            within = [i for i, f in enumerate(mlp["flops"]) if f <= c["flops"][-1] * 1.001] if mlp else []
+            rows.append(dict(dataset=dataset, model=c["model"], arch=c["arch"], epochs=len(c["flops"]), train_flops=c["flops"][-1],
+                             ours=c["test_acc"][-1], mlp_epochs=within[-1] + 1 if within else None,
+                             mlp_at_equal_compute=mlp["test_acc"][within[-1]] if within else None))
+    return rows
+
 def reproduce(scale: str = "auto", data_dir: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
               device: str | None = None, force: bool = False, progress: bool = True, verbose: bool = True,
               datasets: tuple[str, ...] | None = None, download: bool = True) -> dict:
@@ -84,6 +98,7 @@ def reproduce(scale: str = "auto", data_dir: str | os.PathLike | None = None, ou
                   train_wall_time_s=round(sum(res["wall_time_s"] for res, _ in results.values()), 1),
                   command=f"scaling-mlps reproduce table1 --scale {scale}", rows=rows,
                   resnet18_da={d: RESNET18_DA[d] for d in status},
+                  **({"cnn_rows": cnn} if (cnn := cnn_rows(load_report("inductive_bias", scale, out))) else {}),
                   skipped={d: why for d, why in status.items() if why is not None},
                   compute_unit=COMPUTE_UNIT, runs=run_info)
     write_report(out, "table1", scale, report, report_markdown(report), weights, data_dir=data_dir)

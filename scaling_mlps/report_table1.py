@@ -35,6 +35,15 @@ def report_markdown(report: dict) -> str:
     ran = {r["dataset"] for r in report["rows"] if r["status"] != "skipped"}
     ref = ", ".join(f"{d} {v:.1f}" for d, v in report["resnet18_da"].items() if d in ran)
     if ref: lines += ["", f"ResNet18 + DA (the paper's reference, not run here): {ref}."]
+    if report.get("cnn_rows"):
+        lines += ["", f"Convolutional rows measured in chapter 6 (`inductive_bias_{report['scale']}.json`), with chapter 1's "
+                      "recipe and DA, at this scale's resolution; beside them chapter 1's B-MLP + DA at the largest epoch that "
+                      "cost no more training compute:", "",
+                  "| model | dataset | epochs | train compute (FLOP†) | ours | B-MLP + DA at that compute (epoch) |",
+                  "| --- | --- | ---: | ---: | ---: | ---: |"]
+        lines += [f"| {r['model']} ({r['arch']}) + DA | {r['dataset']} | {r['epochs']} | {r['train_flops']:.2e} | {r['ours']:.1f} | "
+                  + ("—" if r["mlp_at_equal_compute"] is None else f"{r['mlp_at_equal_compute']:.1f} ({r['mlp_epochs']})") + " |"
+                  for r in report["cnn_rows"]]
     if any(r["note"] for r in report["rows"] if r["status"] != "skipped"):
         lines += ["", "\\* read off a longer run of the same model at that epoch: a DA row off the longest DA run, a no-DA row "
                       "off the longer no-DA run (constant learning rate, so it is the same as a run of that length); its wall "
