@@ -76,5 +76,8 @@ def verify_markdown(comparison: list[dict], headline: re.Pattern | str = r"\.(ou
               f"{'agrees' if c['agrees'] else 'missing ' + c['missing'] if c['missing'] else '**differs**'} |" for c in shown]
     bad = sum(not c["agrees"] for c in comparison)
     lines += ["", f"{len(comparison) - bad} of {len(comparison)} cells agree" + (f"; {bad} do not." if bad else ".")]
+    moved = [(abs(c["now"] - c["committed"]), c["cell"]) for c in comparison if not c["agrees"] and headline.search(c["cell"])
+             and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (c["now"], c["committed"]))]
+    if moved: lines += ["", "The largest difference in a headline cell: {:.4g} (`{}`).".format(*max(moved))]
     if environment: lines += ["", "The environment differs from the committed report's: " + "; ".join(environment) + "."]
     return "\n".join(lines)

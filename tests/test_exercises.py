@@ -53,6 +53,10 @@ WRONG = {
     with torch.device('meta'): return 2 * training_flops(get_model(arch, resolution, num_classes), n_examples, epochs)""",
         "def compute_optimal_runs(compute, error): return list(range(len(compute)))",
         "def compute_factor(alpha, shrink=2.0): return shrink ** alpha"],
+    "06_inductive_bias": [
+        "def restore(w, perm): return w.view(len(w), 3, -1)[..., perm].reshape(len(w), -1)  # the permutation, not its inverse",
+        "def window_share_of(energy, window): return float(energy.max() / energy.sum())\nblob_share = window_share_of(blob, 5)",
+        "cnn_cost_more = 5.0"],
 }
 
 # runs in the chapter's kernel: the check three ways, each outcome as (exception type, message) or None
