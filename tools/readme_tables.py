@@ -89,23 +89,32 @@ def scaling(report: dict) -> str:
     ])
 
 
-def first_table(name: str) -> str:
-    "The first markdown table of `results/<name>.md`, which the chapter's `reproduce` wrote from the same report."
-    lines, rows = (RESULTS / f"{name}.md").read_text().splitlines(), []
-    for line in lines:
+def first_table(name: str, tables: int = 1) -> str:
+    "The first `tables` markdown tables of `results/<name>.md`, which the chapter's `reproduce` wrote from the same report."
+    found, rows = [], []
+    for line in (RESULTS / f"{name}.md").read_text().splitlines() + [""]:
         if line.startswith("|"): rows.append(line)
-        elif rows: break
-    return "\n".join(rows)
+        elif rows: found.append("\n".join(rows)); rows = []
+        if len(found) == tables: break
+    return "\n\n".join(found)
 
 
-MAKERS = {"table1": table1, "scaling": scaling}
+def inductive_bias(report: dict) -> str:
+    "Chapter 6's grid of plain and shuffled pixels and its verdicts, as its report's markdown has them."
+    s = report["settings"]
+    return (first_table(f"inductive_bias_{report['scale']}", 2) + f"\n\nB-MLP {s['mlp']} and small CNN {s['cnn']} (lr {s['cnn_lr']:g} "
+            f"by its pilot), {s['epochs']} epochs on CIFAR-10, seeds {', '.join(map(str, s['seeds']))}; measured on "
+            f"`{report['device']}` ({report['torch_threads']} threads) on {report['date']}.")
+
+
+MAKERS = {"table1": table1, "scaling": scaling, "inductive_bias": inductive_bias}
 
 
 def block(name: str) -> str:
     kind = name.rsplit("_", 1)[0]
     path = RESULTS / f"{name}.json"
     body = ((MAKERS[kind](json.loads(path.read_text())) if kind in MAKERS else first_table(name)) if path.exists()
-            else f"No `results/{name}.json` is committed yet: `scaling-mlps reproduce {kind} --scale {name.rsplit('_', 1)[1]}` writes it.")
+            else f"No `results/{name}.json` is committed yet: `scaling-mlps reproduce {kind.replace('_', '-')} --scale {name.rsplit('_', 1)[1]}` writes it.")
     return f"<!-- begin: {name} -->\n{body}\n<!-- end: {name} -->"
 
 
