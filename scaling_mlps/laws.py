@@ -14,8 +14,9 @@ from .paper import PAPER_EXPONENTS
 
 # %% auto #0
 __all__ = ['PFLOP', 'LAW_PARAMS', 'RUN_FIELDS', 'pareto_frontier', 'best_within_budget', 'envelope', 'UnderdeterminedFit',
-           'PowerLawFit', 'fit_power_law', 'compute_law', 'ComputeLawFit', 'fit_compute_law', 'BootstrapCI',
-           'bootstrap_ci', 'scaling_fits']
+           'PowerLawFit', 'fit_power_law', 'compute_law', 'ComputeLawFit', 'fit_compute_law', 'fit_law_or_reduced',
+           'BootstrapCI', 'bootstrap_ci', 'scaling_fits', 'grid_shape_null', 'IsoflopProfile', 'fit_isoflop_profile',
+           'isoflop_fits', 'replicate_spread']
 
 # %% ../nbs/12g_laws.ipynb #af8415b3
 PFLOP = 1e15  # the unit of the paper's compute axis (Fig. 1: "PFLOPS")
@@ -54,7 +55,10 @@ def envelope(x, error) -> np.ndarray:
 
 # %% ../nbs/12g_laws.ipynb #7ee3bfe3
 class UnderdeterminedFit(ValueError):
-    "The data cannot pin the fit down: too few points or distinct x values, or a singular Jacobian. The message says which."
+    "The data cannot pin the fit down: too few points or distinct x values, a singular Jacobian, or a parameter on its bound. The message says which; `at_bound` names the parameters that ran to a bound."
+    def __init__(self, message: str, at_bound: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.at_bound = tuple(at_bound)
 
 # %% ../nbs/12g_laws.ipynb #2dccb478
 @dataclasses.dataclass(frozen=True)
@@ -110,6 +114,17 @@ class ComputeLawFit:
     @property
     def params(self) -> dict: return dict(a=self.a, b=self.b, alpha=self.alpha, e_inf=self.e_inf)
 
+def _params_at_bounds(p: dict, free: list[str], lower: dict, upper: dict, x: np.ndarray, e: np.ndarray) -> dict[str, float]:
+    "The free parameters of a fitted law that sit on a bound: {name: bound}. Within 1e-6 of the scale a lower bound of 0 is compared with, 0.1% of an upper."
+    reducible = p["a"] * (p["b"] + float(x.min())) ** -p["alpha"]  # a on its bound: the law's falling part is nil
+    low = dict(a=reducible <= 1e-6 * float(e.max()), b=p["b"] <= 1e-6 * float(x.min()), alpha=p["alpha"] <= 1e-6,
+               e_inf=p["e_inf"] <= 1e-6 * float(e.min()))
+    hit = {}
+    for k in free:
+        if low[k]: hit[k] = lower[k]
+        elif np.isfinite(upper[k]) and p[k] >= upper[k] - 1e-3 * abs(upper[k]): hit[k] = upper[k]
+    return hit
+
 def fit_compute_law(compute, error, level: float = 0.95, unit: float | None = None, fixed: Mapping[str, float] | None = None,
                     p0: Mapping[str, float] | None = None, max_condition: float = 1e8) -> ComputeLawFit:
     "Fit the paper's law to (compute in FLOP, error) with `curve_fit`; raises `UnderdeterminedFit` where the data cannot pin it down."
@@ -137,8 +152,8 @@ def fit_compute_law(compute, error, level: float = 0.95, unit: float | None = No
         s = dict(alpha=alpha, b=0.0, e_inf=e_frac * e.min()) | fixed
         s.setdefault("a", max(e[np.argmin(x)] - s["e_inf"], 1e-9) * (s["b"] + x.min()) ** s["alpha"])
         return [float(np.clip(s[k], lower[k], upper[k])) for k in free]
-    starts = [[float(np.clip(p0[k], lower[k], upper[k])) for k in free]] if p0 else \
-             [start(a, f) for a in (0.1, 0.3, 1.0) for f in (0.0, 0.5, 0.9)]
+    starts = ([[float(np.clip(p0[k], lower[k], upper[k])) for k in free]] if p0 else []) + \
+             [start(a, f) for a in (0.1, 0.3, 1.0) for f in (0.0, 0.5, 0.9)]  # p0 (a bootstrap's full-data optimum) and the grid
     best = None
     for s in starts:
         try:
@@ -150,9 +165,11 @@ def fit_compute_law(compute, error, level: float = 0.95, unit: float | None = No
     if best is None: raise UnderdeterminedFit(f"curve_fit converged from none of {len(starts)} starting points on {len(x)} points")
     _, theta, cov = best
     p = {**fixed, **{k: float(v) for k, v in zip(free, theta)}}
-    if "alpha" in free and p["alpha"] >= 0.999 * upper["alpha"]:
-        raise UnderdeterminedFit(f"alpha ran to its bound {upper['alpha']:g}: these points drop like a step, not a power "
-                                 "law, and no interval for alpha means anything there")
+    hit = _params_at_bounds(p, free, lower, upper, x, e)
+    if hit:
+        step = " (these points drop like a step, not a power law)" if hit.get("alpha") == upper["alpha"] else ""
+        raise UnderdeterminedFit(", ".join(f"{k} = {p[k]:.3g} ran to its bound {v:g}" for k, v in hit.items()) + step +
+                                 ": a covariance interval there means nothing", at_bound=tuple(hit))
     jac = _law_jacobian(x, p)
     cols = np.stack([jac[k] for k in free], axis=1)
     norms = np.linalg.norm(cols, axis=0)
@@ -169,6 +186,14 @@ def fit_compute_law(compute, error, level: float = 0.95, unit: float | None = No
     ci = (p["alpha"] - t * se["alpha"], p["alpha"] + t * se["alpha"]) if "alpha" in se else (p["alpha"], p["alpha"])
     return ComputeLawFit(p["a"], p["b"], p["alpha"], p["e_inf"], se, ci, level, len(x), unit, fixed)
 
+def fit_law_or_reduced(x, error, level: float = 0.95, unit: float | None = None, p0: Mapping | None = None) -> ComputeLawFit:
+    """The paper's law fitted to (x, error); where only b ran to its bound 0 (no bend at small x), the law with b = 0 held
+    (the fit's `fixed` says so): the other parameters are then inside their bounds. Any other parameter on its bound: raises."""
+    try: return fit_compute_law(x, error, level, unit, p0=p0)
+    except UnderdeterminedFit as e:
+        if e.at_bound != ("b",): raise
+        return fit_compute_law(x, error, level, unit, fixed=dict(b=0.0), p0=p0)
+
 # %% ../nbs/12g_laws.ipynb #f6c8a649
 @dataclasses.dataclass(frozen=True)
 class BootstrapCI:
@@ -178,19 +203,36 @@ class BootstrapCI:
     n_boot: int
     n_failed: int
 
+def _resampling_units(n_items: int, groups, strata) -> list[tuple[np.ndarray, ...]]:
+    "Per stratum, the item indices of each unit (a group: e.g. all the snapshots of one run)."
+    groups = np.arange(n_items) if groups is None else np.asarray(groups)
+    strata = np.zeros(n_items, dtype=int) if strata is None else np.asarray(strata)
+    if len(groups) != n_items or len(strata) != n_items:
+        raise ValueError(f"groups ({len(groups)}) and strata ({len(strata)}) need one label per item ({n_items})")
+    units = []
+    for s in dict.fromkeys(strata.tolist()):
+        in_s = strata == s
+        units.append(tuple(np.flatnonzero(in_s & (groups == g)) for g in dict.fromkeys(groups[in_s].tolist())))
+    return units
+
 def bootstrap_ci(statistic: Callable[[np.ndarray], float], n_items: int, n_boot: int = 1000, level: float = 0.95,
-                 seed: int = 0, max_failed: float = 0.5) -> BootstrapCI:
-    "Percentile interval of `statistic(indices)` over `n_boot` resamples (with replacement) of `range(n_items)`."
-    if n_items < 2: raise UnderdeterminedFit(f"cannot resample {n_items} item(s)")
+                 seed: int = 0, max_failed: float = 0.5, groups=None, strata=None) -> BootstrapCI:
+    """Percentile interval of `statistic(indices)` over `n_boot` resamples with replacement: of `range(n_items)`, or of
+    whole `groups` (one label per item: a run's snapshots go in or out together), within each of the `strata` (labels)."""
+    units = _resampling_units(n_items, groups, strata)
+    n_units = sum(len(u) for u in units)
+    if n_units < 2: raise UnderdeterminedFit(f"cannot resample {n_units} run(s)")
     rng = np.random.default_rng(seed)
     values, failed = [], 0
     for _ in range(n_boot):
-        try: values.append(float(statistic(rng.integers(0, n_items, n_items))))
+        idx = np.concatenate([u[k] for u in units for k in rng.integers(0, len(u), len(u))])
+        try: values.append(float(statistic(idx)))
         except UnderdeterminedFit: failed += 1
     if failed > max_failed * n_boot:
-        raise UnderdeterminedFit(f"the fit was under-determined on {failed} of {n_boot} resamples of the {n_items} runs")
+        raise UnderdeterminedFit(f"the fit was under-determined on {failed} of {n_boot} resamples of the {n_units} runs")
     lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
     return BootstrapCI((float(lo), float(hi)), level, n_boot, failed)
+
 
 # %% ../nbs/12g_laws.ipynb #efe1c13c
 RUN_FIELDS = ("compute", "error", "params", "examples", "epochs")
@@ -200,8 +242,9 @@ def _floats(d: Mapping) -> dict:
                 {kk: float(vv) for kk, vv in v.items()} if isinstance(v, dict) else float(v)) for k, v in d.items()}
 
 def scaling_fits(runs: Sequence[Mapping], epochs_ref: int | None = None, level: float = 0.95, n_boot: int = 1000,
-                 seed: int = 0, unit: float | None = None, fits: Sequence[str] = tuple(PAPER_EXPONENTS)) -> dict:
-    "The paper's `fits` (Fig. 1, 7, 8) over `runs` (dicts with RUN_FIELDS): estimates with covariance and bootstrap intervals, or why not."
+                 seed: int = 0, unit: float | None = None, fits: Sequence[str] = tuple(PAPER_EXPONENTS), groups=None) -> dict:
+    """The paper's `fits` (Fig. 1, 7, 8) over `runs` (dicts with RUN_FIELDS): estimates with covariance and bootstrap
+    intervals, or why not. `groups`: one label per entry (its run), so that the bootstrap resamples whole runs."""
     for i, r in enumerate(runs):
         missing = [k for k in RUN_FIELDS if k not in r]
         if missing: raise ValueError(f"run {i} has no {missing}; expected the fields {RUN_FIELDS}")
@@ -209,30 +252,30 @@ def scaling_fits(runs: Sequence[Mapping], epochs_ref: int | None = None, level: 
     epochs_ref = int(col["epochs"].min()) if epochs_ref is None else int(epochs_ref)
     if not np.any(col["epochs"] == epochs_ref):
         raise ValueError(f"epochs_ref={epochs_ref}, but the runs have epochs {sorted(set(col['epochs'].astype(int).tolist()))}")
-    law_start = {}  # the full-data solution, where the bootstrap's fits start
+    law_start = {}  # per fit of the law: the full-data solution, where the bootstrap's fits start
     if unit is None: unit = 10.0 ** round(math.log10(float(np.median(col["compute"]))))  # one unit for all resamples
 
     def frontier(idx):
         return idx[pareto_frontier(col["compute"][idx], col["error"][idx])]
     def law(idx):
         sel = frontier(idx)
-        return sel, fit_compute_law(col["compute"][sel], col["error"][sel], level, unit, p0=law_start or None)
+        return sel, fit_law_or_reduced(col["compute"][sel], col["error"][sel], level, unit, p0=law_start.get("compute_law"))
     def star(key):
         def fit(idx):
             sel = frontier(idx[col["epochs"][idx] == epochs_ref])
             return sel, fit_power_law(col["compute"][sel], col[key][sel], level)
         return fit
-    def bottleneck(key):
+    def bottleneck(key, name):  # the best error reachable with at most x parameters (examples), and the paper's law in x
         def fit(idx):
-            sel = idx[envelope(col[key][idx], col["error"][idx])]
-            return sel, fit_power_law(col[key][sel], col["error"][sel], level)
+            sel = idx[pareto_frontier(col[key][idx], col["error"][idx])]
+            return sel, fit_law_or_reduced(col[key][sel], col["error"][sel], level, p0=law_start.get(name))
         return fit
     # name: (fit on run indices -> (indices used, fit), estimate from the fit, its covariance interval)
     specs = {"compute_law": (law, lambda f: f.alpha, lambda f: f.alpha_ci),
              "P_star": (star("params"), lambda f: f.exponent, lambda f: f.ci),
              "N_star": (star("examples"), lambda f: f.exponent, lambda f: f.ci),
-             "E_vs_P": (bottleneck("params"), lambda f: -f.exponent, lambda f: (-f.ci[1], -f.ci[0])),
-             "E_vs_N": (bottleneck("examples"), lambda f: -f.exponent, lambda f: (-f.ci[1], -f.ci[0]))}
+             "E_vs_P": (bottleneck("params", "E_vs_P"), lambda f: f.alpha, lambda f: f.alpha_ci),
+             "E_vs_N": (bottleneck("examples", "E_vs_N"), lambda f: f.alpha, lambda f: f.alpha_ci)}
     everything = np.arange(len(runs))
     out = dict(epochs_ref=epochs_ref, level=level, n_runs=len(runs), unit=unit)
     for name, (fit, estimate, interval) in specs.items():
@@ -241,13 +284,116 @@ def scaling_fits(runs: Sequence[Mapping], epochs_ref: int | None = None, level: 
         try: used, f = fit(everything)
         except UnderdeterminedFit as e:
             out[name] = entry | dict(underdetermined=str(e)); continue
-        if name == "compute_law": law_start.update(f.params)  # bootstrap fits start from the full-data solution
+        if isinstance(f, ComputeLawFit):
+            law_start[name] = f.params  # bootstrap fits start from the full-data solution (and from the grid of starts)
+            if f.fixed: entry.update(fixed_at_bound=_floats(f.fixed))
         entry.update(estimate=float(estimate(f)), ci=tuple(float(v) for v in interval(f)), runs=used.tolist(),
                      fit=_floats({k: v for k, v in dataclasses.asdict(f).items() if k not in ("fixed",)}))
         if n_boot:
             try:
-                b = bootstrap_ci(lambda idx: estimate(fit(idx)[1]), len(runs), n_boot, level, seed)
+                b = bootstrap_ci(lambda idx: estimate(fit(idx)[1]), len(runs), n_boot, level, seed, groups=groups)
                 entry.update(ci_bootstrap=b.ci, n_boot=b.n_boot, n_boot_failed=b.n_failed)
             except UnderdeterminedFit as e: entry.update(ci_bootstrap=None, bootstrap_underdetermined=str(e))
         out[name] = entry
     return out
+
+# %% ../nbs/12g_laws.ipynb #bca1509f
+def grid_shape_null(params, examples) -> float:
+    "The P* slope of the corner-to-corner frontier of a P x N grid at fixed T: ln(P range) / ln(P range x N range)."
+    p, n = _as_array("params", params, positive=True), _as_array("examples", examples, positive=True)
+    rp, rn = p.max() / p.min(), n.max() / n.min()
+    if rp * rn <= 1: raise UnderdeterminedFit(f"the grid spans one P ({p[0]:g}) and one N ({n[0]:g}): it has no corners")
+    return float(np.log(rp) / np.log(rp * rn))
+
+@dataclasses.dataclass(frozen=True)
+class IsoflopProfile:
+    "A parabola in ln P through one budget's errors, e = c0 + c1 ln P + c2 (ln P)^2, and its minimum."
+    budget: float              # C (FLOP)
+    p_opt: float               # P at the parabola's minimum
+    e_opt: float               # the parabola's error there
+    n_opt: float               # N that spends the budget with a model of p_opt parameters at the profile's T
+    curvature: float           # c2 (> 0)
+    where: str                 # 'inside', 'below the smallest model' or 'above the largest model'
+    p_range: tuple[float, float]
+    n_runs: int
+    @property
+    def inside(self) -> bool: return self.where == "inside"
+
+def fit_isoflop_profile(params, error, flops, budget: float, epochs: float) -> IsoflopProfile:
+    "Fit one IsoFLOP profile (runs of one budget: their parameters, errors and forward FLOPs per image); raises `UnderdeterminedFit`."
+    p, e = _pair("params", params, "error", error, positive=True)
+    f = _as_array("flops", flops, positive=True)
+    if len(np.unique(p)) < 3:
+        raise UnderdeterminedFit(f"the profile at C = {budget:.3g} FLOP has {len(np.unique(p))} model sizes: a parabola needs 3")
+    x = np.log(p)
+    c2, c1, c0 = np.polyfit(x, e, 2)
+    if not c2 > 0:
+        raise UnderdeterminedFit(f"the profile at C = {budget:.3g} FLOP curves downwards (curvature {c2:.3g}): it has no minimum")
+    xs = -c1 / (2 * c2)
+    where = "inside" if x.min() <= xs <= x.max() else "below the smallest model" if xs < x.min() else "above the largest model"
+    xs = float(np.clip(xs, x.min() - 5, x.max() + 5))  # a minimum far outside: kept finite (e^5 = 148x beyond the edge); flagged anyway
+    order = np.argsort(x)
+    f_opt = float(np.exp(np.interp(xs, x[order], np.log(f[order]))))  # FLOP(f) ~ P between the profile's models
+    return IsoflopProfile(float(budget), float(np.exp(xs)), float(c0 + c1 * xs + c2 * xs ** 2), budget / (3 * f_opt * epochs),
+                          float(c2), where, (float(p.min()), float(p.max())), len(p))
+
+# %% ../nbs/12g_laws.ipynb #ab70c945
+def _star_entry(fit: PowerLawFit, used: list[IsoflopProfile], paper: float) -> dict:
+    return dict(estimate=fit.exponent, ci=fit.ci, paper=paper, n_points=fit.n_points, fit=_floats(dataclasses.asdict(fit)),
+                budgets=[m.budget for m in used])
+
+def isoflop_fits(runs: Sequence[Mapping], level: float = 0.95, n_boot: int = 1000, seed: int = 0) -> dict:
+    "IsoFLOP profiles (Hoffmann et al. 2022, approach 2) of `runs`: each profile's minimum, P*(C) and N*(C) through the interior ones, nulls."
+    need = ("budget", "params", "flops", "epochs", "error", "run")
+    for i, r in enumerate(runs):
+        if missing := [k for k in need if k not in r]: raise ValueError(f"run {i} has no {missing}; expected the fields {need}")
+    col = {k: np.asarray([r[k] for r in runs]) for k in need}
+    budgets = sorted(set(col["budget"].tolist()))
+    def profiles(idx):
+        out = []
+        for b in budgets:
+            sel = idx[col["budget"][idx] == b]
+            try: out.append(fit_isoflop_profile(col["params"][sel], col["error"][sel], col["flops"][sel], b, col["epochs"][sel][0]))
+            except UnderdeterminedFit: continue
+        return out
+    def stars(idx, key):
+        inside = [m for m in profiles(idx) if m.inside]
+        if len(inside) < 3:
+            raise UnderdeterminedFit(f"{len(inside)} of {len(budgets)} profiles have their minimum inside the sizes trained: "
+                                     "a power law through the minima needs 3 (widen the profiles)")
+        return inside, fit_power_law([m.budget for m in inside], [getattr(m, key) for m in inside], level)
+    everything = np.arange(len(runs))
+    out = dict(level=level, n_runs=len(set(col["run"].tolist())), budgets=budgets,
+               profiles=[dataclasses.asdict(m) | dict(inside=m.inside) for m in profiles(everything)], nulls=_isoflop_nulls(col, budgets))
+    for name, key in (("P_star", "p_opt"), ("N_star", "n_opt")):
+        try: used, fit = stars(everything, key)
+        except UnderdeterminedFit as e: out[name] = dict(paper=PAPER_EXPONENTS[name], underdetermined=str(e)); continue
+        out[name] = _star_entry(fit, used, PAPER_EXPONENTS[name])
+        if n_boot:
+            try:
+                b = bootstrap_ci(lambda idx: stars(idx, key)[1].exponent, len(runs), n_boot, level, seed,
+                                 groups=col["run"], strata=col["budget"])
+                out[name].update(ci_bootstrap=b.ci, n_boot=b.n_boot, n_boot_failed=b.n_failed)
+            except UnderdeterminedFit as e: out[name].update(ci_bootstrap=None, bootstrap_underdetermined=str(e))
+    return out
+
+def _isoflop_nulls(col: dict, budgets: list[float]) -> dict:
+    "The P* slopes the design alone would give: the P x N box's corner to corner, and the drift of the ladder of sizes with C."
+    ladder = [float(np.exp(np.log(np.unique(col["params"][col["budget"] == b])).mean())) for b in budgets]
+    drift = fit_power_law(budgets, ladder).exponent if len(set(ladder)) >= 3 else 0.0 if len(set(ladder)) == 1 else None
+    n = col["budget"] / (3 * col["flops"] * col["epochs"])
+    return dict(corner_to_corner=grid_shape_null(col["params"], n), ladder_drift=drift)
+
+# %% ../nbs/12g_laws.ipynb #226c5102
+def replicate_spread(keys: Sequence, values) -> dict:
+    "Spread of `values` within groups of equal `keys` (runs that differ only in their seed): per group and pooled (ddof 1)."
+    v = _as_array("values", values)
+    if len(keys) != len(v): raise ValueError(f"{len(keys)} keys for {len(v)} values: expected one per run")
+    groups = {}
+    for k, x in zip(keys, v): groups.setdefault(k, []).append(float(x))
+    rep = {k: xs for k, xs in groups.items() if len(xs) > 1}
+    if not rep: raise UnderdeterminedFit("no two runs share a configuration: no replicate to measure the noise with")
+    dof = sum(len(xs) - 1 for xs in rep.values())
+    pooled = math.sqrt(sum((len(xs) - 1) * float(np.var(xs, ddof=1)) for xs in rep.values()) / dof)
+    return dict(groups=[dict(key=k, n=len(xs), mean=float(np.mean(xs)), sd=float(np.std(xs, ddof=1))) for k, xs in rep.items()],
+                pooled_sd=pooled, dof=dof)

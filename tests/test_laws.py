@@ -71,7 +71,7 @@ def test_compute_law_underdetermined():
     with pytest.raises(UnderdeterminedFit, match="at least 5"):
         fit_compute_law(C, err)
     assert abs(fit_compute_law(C, err, fixed={"b": 0.0}).alpha - 0.35) < 1e-3  # three free parameters: determined
-    with pytest.raises(UnderdeterminedFit, match="not separately determined"):  # flat: a and E_inf interchangeable
+    with pytest.raises(UnderdeterminedFit, match="ran to its bound"):  # flat: no falling part, E_inf at the lowest error
         fit_compute_law(np.logspace(15, 18, 8), np.full(8, 0.4))
     with pytest.raises(ValueError, match="unknown parameter"):
         fit_compute_law(C, err, fixed={"c": 1.0})
@@ -86,10 +86,10 @@ def test_bootstrap_counts_failures():
         bootstrap_ci(lambda i: fit_power_law(x[i][:1], y[i][:1]).exponent, len(x), n_boot=50)
 
 
-def _chinchilla_runs(n, epochs=(50,), a=0.7, b=0.7 * 0.35 / 0.65, noise=0.02, seed=0):
+def _chinchilla_runs(n, epochs=(50,), a=0.7, b=0.7 * 0.35 / 0.65, noise=0.02, seed=0, e0=0.05):
     rng = np.random.default_rng(seed)
     return [dict(params=P, examples=N, epochs=T, compute=3 * P * N * T,
-                 error=(30 * P ** -a + 10 * (N * T) ** -b) * (1 + noise * rng.standard_normal()))
+                 error=(e0 + 30 * P ** -a + 10 * (N * T) ** -b) * (1 + noise * rng.standard_normal()))
             for P in np.logspace(5, 8, n) for N in np.logspace(3, 6, n) for T in epochs]
 
 
@@ -100,6 +100,42 @@ def test_scaling_fits_recover_compute_optimal_split():
     assert fits["N_star"]["ci"][0] < 0.65 < fits["N_star"]["ci"][1]
     assert fits["compute_law"]["estimate"] > 0 and fits["compute_law"]["n_boot"] == 100
     json.dumps(fits)
+
+
+def test_a_floor_on_its_bound_is_underdetermined_not_an_interval():
+    "Issue 21: E_inf on its bound 0 is reported as under-determined, naming E_inf, not as an interval for alpha."
+    C = np.logspace(15, 19, 12)
+    runs = [dict(compute=c, error=e, params=1, examples=1, epochs=1) for c, e in zip(C, compute_law(C / PFLOP, 0.3, 0.2, 0.35, 0.0))]
+    fits = scaling_fits(runs, n_boot=0, fits=("compute_law",))
+    assert "e_inf" in fits["compute_law"]["underdetermined"] and "ci" not in fits["compute_law"]
+
+
+def test_bootstrap_resamples_whole_runs():
+    "Issue 21: a run's snapshots go in or out of a resample together."
+    runs = np.repeat(np.arange(6), 4)
+    seen = []
+    bootstrap_ci(lambda i: seen.append(i) or 0.0, len(runs), n_boot=30, groups=runs)
+    for idx in seen:
+        counts = np.bincount(idx, minlength=len(runs)).reshape(6, 4)
+        assert (counts == counts[:, :1]).all()  # every snapshot of a run drawn as often as the run
+
+
+def test_isoflop_fits_recover_the_split_and_flag_edges():
+    from scaling_mlps.laws import isoflop_fits
+    rng, runs = np.random.default_rng(0), []
+    for C in np.logspace(15, 16.5, 4):
+        for P in 10 ** (0.35 * np.log10(C) + 0.5) * np.logspace(-0.9, 0.9, 5):
+            N = C / (3 * P * 50)
+            runs.append(dict(budget=C, params=P, flops=P, epochs=50, run=f"{C}/{P}",
+                             error=(0.05 + 30 * P ** -0.7 + 10 * (N * 50) ** -0.377) * (1 + 0.003 * rng.standard_normal())))
+    fits = isoflop_fits(runs, n_boot=50)
+    assert abs(fits["P_star"]["estimate"] - 0.35) < 0.05 and all(p["inside"] for p in fits["profiles"])
+    assert abs(fits["P_star"]["estimate"] + fits["N_star"]["estimate"] - 1) < 1e-9
+    assert abs(fits["nulls"]["ladder_drift"] - 0.35) < 1e-6
+    wide = [dict(r, error=r["error"] if r["budget"] < 1e16 else 0.5 - 0.01 * np.log(r["params"])) for r in runs]
+    edged = isoflop_fits(wide, n_boot=0)
+    assert sum(not p["inside"] for p in edged["profiles"]) + (4 - len(edged["profiles"])) >= 2
+    assert "underdetermined" in edged["P_star"]
 
 
 def test_scaling_fits_small_grid_reports_what_it_cannot_fit():
