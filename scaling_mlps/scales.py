@@ -15,10 +15,10 @@ from .paper import (TABLE1, TABLE1_DATASETS, PAPER_RESOLUTION, TABLE1_SETTINGS, 
                                 N_IMAGENET21K)
 
 # %% auto #0
-__all__ = ['SCALES', 'SCALE_CHANGES', 'SKIP_REASONS', 'TRANSFER_SCALES', 'PAPER_PROBE_LR', 'GRIDS', 'RECIPE',
+__all__ = ['SCALES', 'SCALE_CHANGES', 'SKIP_REASONS', 'TRANSFER_SCALES', 'PAPER_PROBE_LR', 'GRIDS', 'RECIPE', 'ISOFLOP_GRIDS',
            'PAPER_GRID_SOURCES', 'TTA_VIEWS', 'TTA_SCALES', 'resolve_scale', 'find_row', 'row_config', 'config_changes',
            'logged_run', 'settings_table', 'changes_table', 'transfer_config', 'recipe_changes',
-           'transfer_settings_table', 'grid_configs', 'paper_grid_table']
+           'transfer_settings_table', 'grid_configs', 'isoflop_plan', 'isoflop_configs', 'paper_grid_table']
 
 # %% ../nbs/12c_scales.ipynb #00064556
 SCALES = ("ci", "laptop", "paper")
@@ -239,6 +239,54 @@ def grid_configs(scale: str = "auto", **overrides) -> list[TrainConfig]:
                         data_resolution=grid["data_resolution"], epochs=longest, save_epochs=tuple(grid["epochs"]),
                         eval_every=longest, batch_size=grid["batch_size"], lr=grid["lr"], n_train=n, **RECIPE, **overrides)
             for arch in grid["archs"] for n in grid["n_train"]]
+
+# %% ../nbs/12c_scales.ipynb #eae3603b
+ISOFLOP_GRIDS = {  # IsoFLOP profiles per scale: budget k trains ladder[k : k + per_budget], each on the N that spends the budget at T
+    "paper": dict(dataset="imagenet21k", resolution=64, data_resolution=None, num_classes=11_230,  # the authors' in21k heads (hub)
+                  epochs=50, read_epochs=(50,),
+                  ladder=TABLE5_ARCHS, shift=0, per_budget=6,  # Table 5's six models at every budget: no drift
+                  budgets=(4.7e14, 1.5e15, 4.7e15, 1.5e16),  # ours: the top one gives B_6-Wi_256 all 11.8M images at T = 50
+                  batch_size=16_384, lr=1e-5, downstream="cifar100", probe_n_train=None, probe_n_test=None,
+                  replicate_seeds=(1, 2), replicate=((0, 2), (2, 2))),  # (budget index, position in its profile)
+    "laptop": dict(dataset="tinyimagenet", resolution=32, data_resolution=32, num_classes=200, epochs=50, read_epochs=(6, 12, 25, 50),
+                   ladder=tuple(f"B_2-Wi_{w}" for w in (32, 45, 64, 90, 128, 181, 256, 362)), shift=1, per_budget=5,
+                   budgets=(1.9e11, 6.0e11, 1.9e12, 6.2e12),  # ours: 1.51 decades; N from 1,860 to 97,467 of the 100,000 images
+                   batch_size=256, lr=1e-4, downstream="cifar10", probe_n_train=None, probe_n_test=None,
+                   replicate_seeds=(1, 2), replicate=((0, 2), (2, 2))),
+    "ci": dict(dataset="tinyimagenet", resolution=32, data_resolution=32, num_classes=200, epochs=2, read_epochs=(1, 2),
+               ladder=tuple(f"B_1-Wi_{w}" for w in (8, 11, 16, 23, 32, 45, 64, 90)), shift=1, per_budget=5,
+               budgets=(6.0e7, 1.9e8, 6.0e8, 1.9e9), batch_size=64, lr=1e-3, downstream="cifar10", probe_n_train=2000,
+               probe_n_test=1000, replicate_seeds=(1,), replicate=((0, 2), (2, 2))),
+}
+
+def _forward_flops(arch: str, grid: dict) -> int:
+    from scaling_mlps.models import get_model
+    from scaling_mlps.compute import forward_flops, PAPER_FLOPS_PER_MAC
+    with torch.device("meta"): model = get_model(arch, grid["resolution"], grid["num_classes"])
+    return forward_flops(model, flops_per_mac=PAPER_FLOPS_PER_MAC)
+
+def isoflop_plan(scale: str = "auto") -> list[dict]:
+    "Every run of the IsoFLOP grid at `scale`: its budget (index and FLOP), model, N that spends the budget at T, and seed."
+    grid = ISOFLOP_GRIDS[resolve_scale(scale)]
+    plan = []
+    for k, budget in enumerate(grid["budgets"]):
+        profile = grid["ladder"][k * grid["shift"]:k * grid["shift"] + grid["per_budget"]]
+        if len(profile) < grid["per_budget"]:
+            raise ValueError(f"budget {k} needs ladder[{k * grid['shift']}:] to hold {grid['per_budget']} models; it holds {profile}")
+        for j, arch in enumerate(profile):
+            n = round(budget / (3 * _forward_flops(arch, grid) * grid["epochs"]))
+            seeds = (0,) + (grid["replicate_seeds"] if (k, j) in grid["replicate"] else ())
+            plan += [dict(budget_index=k, budget=budget, arch=arch, n_train=n, seed=s) for s in seeds]
+    return plan
+
+def isoflop_configs(scale: str = "auto", **overrides) -> list[tuple[dict, TrainConfig]]:
+    "(plan entry, `TrainConfig`) for every run of the IsoFLOP grid at `scale`: trained for T, saving the weights at each read epoch."
+    grid = ISOFLOP_GRIDS[resolve_scale(scale)]
+    recipe = {k: v for k, v in RECIPE.items() if k != "seed"}
+    return [(r, TrainConfig(dataset=grid["dataset"], arch=r["arch"], resolution=grid["resolution"], data_resolution=grid["data_resolution"],
+                            epochs=grid["epochs"], save_epochs=tuple(grid["read_epochs"]), eval_every=grid["epochs"],
+                            batch_size=grid["batch_size"], lr=grid["lr"], n_train=r["n_train"], seed=r["seed"], **recipe, **overrides))
+            for r in isoflop_plan(scale)]
 
 # %% ../nbs/12c_scales.ipynb #be04373b
 PAPER_GRID_SOURCES = [  # (setting, value at the paper scale, source)
