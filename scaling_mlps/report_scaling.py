@@ -11,13 +11,14 @@ import numpy as np
 import matplotlib
 import matplotlib.pyplot as plt
 
-from .paper import PAPER_EXPONENTS, DATASET_NAMES
+from .paper import PAPER_EXPONENTS, PAPER_COMPUTE_ALPHA, DATASET_NAMES
 from .laws import PFLOP, pareto_frontier, envelope, compute_law
 from .results import fmt_time
 
 # %% auto #0
-__all__ = ['FIT_TITLES', 'FIT_SYMBOLS', 'paper_value', 'fit_text', 'report_markdown', 'plot_compute_scaling', 'plot_bottlenecks',
-           'plot_compute_optimal', 'save_figures']
+__all__ = ['FIT_TITLES', 'LAW_FIT_TITLES', 'FIT_SYMBOLS', 'paper_value', 'fit_text', 'report_markdown', 'paper_alpha_text',
+           'isoflop_markdown', 'plot_compute_scaling', 'plot_bottlenecks', 'plot_compute_optimal', 'plot_isoflop',
+           'save_figures']
 
 # %% ../nbs/14b_report_scaling.ipynb #9a5bce93
 FIT_TITLES = {  # name: (what it is, where the paper has it)
@@ -26,6 +27,12 @@ FIT_TITLES = {  # name: (what it is, where the paper has it)
     "E_vs_N": ("α_N in E ∝ N^-α_N (best error per subset size)", "Fig. 7"),
     "P_star": ("compute-optimal parameters P* ∝ C^a", "Fig. 8"),
     "N_star": ("compute-optimal examples N* ∝ C^b", "Fig. 8"),
+}
+
+LAW_FIT_TITLES = {  # the IsoFLOP report's fits of the paper's law (issue 21, part 3: the saturating form, as Fig. 7's)
+    "compute_law": ("α in E(C) = a(b + C)^-α + E∞, best error with at most C", "Fig. 1, 6"),
+    "E_vs_P": ("α_P in E(P) = a(b + P)^-α_P + E∞, best error with at most P parameters", "Fig. 7"),
+    "E_vs_N": ("α_N in E(N) = a(b + N)^-α_N + E∞, best error with at most N examples", "Fig. 7"),
 }
 
 FIT_SYMBOLS = {"compute_law": "α", "E_vs_P": "α_P", "E_vs_N": "α_N", "P_star": "P* exponent", "N_star": "N* exponent"}
@@ -50,8 +57,21 @@ def _boot_text(entry: dict, digits: int = 2) -> str:
     failed = f"; {entry['n_boot_failed']} of {entry['n_boot']} resamples under-determined" if entry["n_boot_failed"] else ""
     return f"[{lo:.{digits}f}, {hi:.{digits}f}]{failed}"
 
+def _snapshot_lines(done: list[dict], up: str, down: str, isoflop: bool) -> list[str]:
+    "The table of every snapshot; an IsoFLOP grid's has each run's budget and seed in front."
+    lead, align = ("| budget (PFLOP†) | model | params | N | seed |", "| ---: | --- | ---: | ---: | ---: |") if isoflop else ("| model | params | N |", "| --- | ---: | ---: |")
+    lines = ["", "## Snapshots", "", f"{lead} T | compute (PFLOP†) | {up} test error (%) | {down} linear error (%) | compute-optimal |",
+             f"{align} ---: | ---: | ---: | ---: | :---: |"]
+    for r in done:
+        first = f"| {r['budget'] / PFLOP:.3g} | {r['arch']} | {r['params']:,} | {r['n_train']:,} | {r['seed']} |" if isoflop else \
+                f"| {r['arch']} | {r['params']:,} | {r['n_train']:,} |"
+        lines.append(f"{first} {r['epochs']} | {r['compute'] / PFLOP:.4g} | {100 * r['upstream_error']:.1f} | "
+                     f"{100 * r['downstream_error']:.1f} | {'✓' if r['frontier'] else ''} |")
+    return lines
+
 def report_markdown(report: dict) -> str:
     "The markdown summary of a scaling `reproduce` report: fitted exponents beside the paper's, then every snapshot."
+    if report.get("kind") == "isoflop": return isoflop_markdown(report)
     g = report["grid"]
     up, down = DATASET_NAMES.get(g["dataset"], g["dataset"]), DATASET_NAMES.get(g["downstream"], g["downstream"])
     done = _done(report)
@@ -76,13 +96,90 @@ def report_markdown(report: dict) -> str:
                 e = report["fits"][which][name]
                 lines.append(f"| {title} ({fig}) | {label} | {paper_value(name)} | {fit_text(e)} | {_boot_text(e)} | "
                              f"{len(e.get('runs', [])) or '-'} |")
-        lines += ["", "## Snapshots", "",
-                  f"| model | params | N | T | compute (PFLOP†) | {up} test error (%) | {down} linear error (%) | compute-optimal |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | :---: |"]
-        for r in done:
-            lines.append(f"| {r['arch']} | {r['params']:,} | {r['n_train']:,} | {r['epochs']} | {r['compute'] / PFLOP:.4g} | "
-                         f"{100 * r['upstream_error']:.1f} | {100 * r['downstream_error']:.1f} | {'✓' if r['frontier'] else ''} |")
+        lines += _snapshot_lines(done, up, down, isoflop=False)
         lines += ["", f"† {report['compute_unit']}; PFLOP = 10^15 FLOP."]
+    if report["skipped"]:
+        lines += ["", "Skipped:"] + [f"- {d}: {why}" for d, why in report["skipped"].items()]
+    return "\n".join(lines) + "\n"
+
+def paper_alpha_text(downstream: str) -> str:
+    "The paper's α of Eq. 5 for `downstream`, with its figure: one value, or the two it can be."
+    v, fig = PAPER_COMPUTE_ALPHA.get(downstream), "Fig. 1" if downstream == "cifar100" else "Fig. 6"
+    if v is None: return "none (the paper reports α for CIFAR-100, CIFAR-10 and ImageNet)"
+    return f"{v:g} ({fig})" if not isinstance(v, tuple) else f"{v[0]:g} or {v[1]:g} ({fig}; the text does not say which)"
+
+def _star_row(title: str, e: dict, nulls: dict, paper: str, T: int) -> str:
+    used = len(e.get("budgets", [])) or "-"
+    null = f"{nulls['corner_to_corner']:.2f}" if title.startswith("P") else f"{1 - nulls['corner_to_corner']:.2f}"
+    drift = nulls["ladder_drift"]
+    drift = "-" if drift is None else f"{drift:.2f}" if title.startswith("P") else f"{1 - drift:.2f}"
+    return f"| {title} | {paper} | {fit_text(e)} (T = {T}) | {_boot_text(e)} | {used} | {null} | {drift} |"
+
+def _isoflop_header(report: dict, done: list[dict]) -> list[str]:
+    g = report["grid"]
+    up, down = DATASET_NAMES.get(g["dataset"], g["dataset"]), DATASET_NAMES.get(g["downstream"], g["downstream"])
+    seeds = len([r for r in done if r["epochs"] == g["epochs"] and r.get("seed")])
+    return [f"# Scaling laws at the `{report['scale']}` scale: IsoFLOP profiles", "",
+            f"B-MLPs of the ladder {', '.join(g['ladder'])}; at each of {len(g['budgets'])} budgets "
+            f"({', '.join(f'{c / PFLOP:.3g}' for c in g['budgets'])} PFLOP†) {g['per_budget']} of them, each pre-trained on "
+            f"the class-balanced subset of {up} that spends the budget at T = {g['epochs']} epochs ({g['resolution']} px), "
+            f"read after T = {', '.join(map(str, g['read_epochs']))}; {seeds} runs repeated with other seeds. Downstream "
+            f"error by a linear probe on {down} (no TTA). Measured on `{report['device']}` ({report['torch_threads']} threads) "
+            f"on {report['date']}: {len({r['run_dir'] for r in done})} pre-training runs, {len(done)} snapshots; training "
+            f"{fmt_time(report['train_wall_time_s']) or '0 s'}, reading the snapshots {fmt_time(report['probe_time_s']) or '0 s'}, "
+            f"whole command {fmt_time(report['wall_time_s'])}. Command: `{report['command']}`."]
+
+def _profiles_table(iso: dict) -> list[str]:
+    lines = ["| budget (PFLOP†) | model sizes | runs | P* | N* | minimum |", "| ---: | --- | ---: | ---: | ---: | --- |"]
+    for m in iso["profiles"]:
+        where = "inside" if m["inside"] else f"**{m['where']}: widen the profile**"
+        lines.append(f"| {m['budget'] / PFLOP:.3g} | {m['p_range'][0]:,.0f} to {m['p_range'][1]:,.0f} | {m['n_runs']} | "
+                     f"{m['p_opt']:,.0f} | {m['n_opt']:,.0f} | {where} |")
+    missing = len(iso["budgets"]) - len(iso["profiles"])
+    return lines + ([f"", f"{missing} profile(s) had no parabola with a minimum (fewer than 3 sizes, or curving down)."] if missing else [])
+
+def isoflop_markdown(report: dict) -> str:
+    "The markdown of an IsoFLOP report: the allocation from the profiles beside its nulls, the paper's law, the seed noise, every snapshot."
+    g, done = report["grid"], _done(report)
+    up, down = DATASET_NAMES.get(g["dataset"], g["dataset"]), DATASET_NAMES.get(g["downstream"], g["downstream"])
+    lines = _isoflop_header(report, done)
+    if report["fits"]:
+        T, fits = g["epochs"], report["fits"]
+        lines += ["", "## The compute-optimal allocation (Fig. 8), from the IsoFLOP profiles", "",
+                  f"Exponents of P*(C) and N*(C) through the profiles' interior minima, with 95% intervals from the fit's "
+                  f"covariance and from a bootstrap that resamples whole runs within each budget. Ours at T = {T}, the paper's "
+                  f"at T = 50. Beside them the slopes the design alone gives: the corner-to-corner slope of the P x N box these "
+                  f"runs span (the frontier of a P x N grid at fixed T), and the drift of the ladder of sizes with C.", "",
+                  "| fit | paper (Fig. 8) | ours [95% interval] | bootstrap over runs | minima | corner-to-corner null | ladder drift |",
+                  "| --- | ---: | --- | --- | ---: | ---: | ---: |"]
+        for which, label in (("downstream", f"{down} linear"), ("upstream", f"{up} test")):
+            nulls = fits[which]["isoflop"]["nulls"]
+            for name, title in (("P_star", "P* ∝ C^a"), ("N_star", "N* ∝ C^b")):
+                paper = f"{PAPER_EXPONENTS[name]:g} (T = 50)" if which == "downstream" else "-"  # the paper: downstream only
+                lines.append(_star_row(f"{title}, {label}", fits[which][name], nulls, paper, T))
+        for which, label in (("downstream", f"{down} linear-probe error"), ("upstream", f"{up} test error")):
+            lines += ["", f"### Profiles of the {label} at T = {T}", ""] + _profiles_table(fits[which]["isoflop"])
+        lines += ["", "## The paper's law (Fig. 1, 7)", "",
+                  "E = a (b + x)^-α + E∞ fitted to the best error reachable with at most x compute (Fig. 1), parameters or "
+                  "examples (Fig. 7), over every snapshot; intervals from the covariance and a bootstrap over whole runs. A fit "
+                  "with a parameter on its bound is under-determined, named; b at 0 is refitted with b = 0 held, so marked. The "
+                  "paper reports no upstream exponents.", "",
+                  "| fit | error | paper | ours [95% interval] | bootstrap over runs | points |", "| --- | --- | ---: | --- | --- | ---: |"]
+        for which, label in (("downstream", f"{down} linear"), ("upstream", f"{up} test")):
+            for name in ("compute_law", "E_vs_P", "E_vs_N"):
+                e, (title, fig) = fits[which][name], LAW_FIT_TITLES[name]
+                paper = "-" if which == "upstream" else paper_alpha_text(g["downstream"]) if name == "compute_law" else f"{paper_value(name)} ({fig})"
+                held = " (b = 0 held)" if e.get("fixed_at_bound") else ""
+                lines.append(f"| {title}{held} | {label} | {paper} | {fit_text(e)} | {_boot_text(e)} | {len(e.get('runs', [])) or '-'} |")
+        lines += ["", "## Run-to-run noise (seed replicates)", ""]
+        for which, label in (("downstream", f"{down} linear"), ("upstream", f"{up} test")):
+            sn = fits[which]["seed_noise"]
+            lines.append(f"- {label}: " + (f"under-determined ({sn['underdetermined']})" if "underdetermined" in sn else
+                         f"pooled standard deviation {100 * sn['pooled_sd']:.2f} points ({sn['dof']} degrees of freedom; "
+                         + "; ".join(f"{x['key']}: {x['n']} seeds, {100 * x['mean']:.1f} ± {100 * x['sd']:.2f}%" for x in sn["groups"]) + ")"))
+        lines += _snapshot_lines(done, up, down, isoflop=True)
+        lines += ["", f"† {report['compute_unit']} (OpenAI (2018), which Eq. 4 cites, counts 2 per multiply-add: every compute "
+                  "would double, every N stays); PFLOP = 10^15 FLOP."]
     if report["skipped"]:
         lines += ["", "Skipped:"] + [f"- {d}: {why}" for d, why in report["skipped"].items()]
     return "\n".join(lines) + "\n"
@@ -110,9 +207,15 @@ def _sizes(n_train, levels) -> np.ndarray:
     rank = np.searchsorted(np.array(sorted(levels)), np.asarray(n_train))
     return 18 + 34 * rank
 
+def _n_levels(report: dict) -> list[int]:
+    "The subset sizes the marker sizes stand for: the P x N grid's, or five levels over an IsoFLOP grid's many N."
+    if "n_train" in report["grid"]: return list(report["grid"]["n_train"])
+    n = [r["n_train"] for r in _done(report)]
+    return sorted({int(round(v, -2)) for v in np.geomspace(min(n), max(n), 5)})
+
 def plot_compute_scaling(report: dict, out: str | os.PathLike | None = None) -> matplotlib.figure.Figure:
     "Fig. 1 analog: error (%) against compute, downstream and upstream; colour = parameters, size = examples, lines = one run's epochs."
-    done, g = _done(report), report["grid"]
+    done, g = _done(report), dict(report["grid"], n_train=_n_levels(report))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     params = np.array([r["params"] for r in done], dtype=float)
     norm = matplotlib.colors.LogNorm(params.min(), params.max() * 1.0001)
@@ -155,13 +258,14 @@ def plot_bottlenecks(report: dict, which: str = "downstream", out: str | os.Path
     for ax, name, key, xlabel in ((axes[0], "E_vs_P", "params", "parameters P"), (axes[1], "E_vs_N", "n_train", "pre-training examples N")):
         x = np.array([r[key] for r in done], dtype=float); e = 100 * np.array([r[f"{which}_error"] for r in done])
         ax.scatter(x, e, s=10, c="lightgray", label="all snapshots")
-        env = envelope(x, e)
-        ax.plot(x[env], e[env], "o", color="C0", label=f"best per {xlabel.split()[-1]}")
-        fit = fits[name]
+        fit, law = fits[name], report.get("kind") == "isoflop"  # the IsoFLOP report fits the paper's law to the frontier in x
+        env = pareto_frontier(x, e) if law else envelope(x, e)
+        ax.plot(x[env], e[env], "o", color="C0", label=f"best with at most this {xlabel.split()[-1]}" if law else f"best per {xlabel.split()[-1]}")
         if "estimate" in fit:
             grid = np.logspace(np.log10(x.min()), np.log10(x.max()), 50)
-            ax.plot(grid, 100 * fit["fit"]["prefactor"] * grid ** fit["fit"]["exponent"], "--", color="C3",
-                    label=f"fit: {'α_P' if name == 'E_vs_P' else 'α_N'} = {fit_text(fit)}")
+            f = fit["fit"]
+            curve = compute_law(grid / f["unit"], f["a"], f["b"], f["alpha"], f["e_inf"]) if law else f["prefactor"] * grid ** f["exponent"]
+            ax.plot(grid, 100 * curve, "--", color="C3", label=f"fit: {'α_P' if name == 'E_vs_P' else 'α_N'} = {fit_text(fit)}")
         else: ax.plot([], [], " ", label="fit under-determined")
         ax.plot([], [], " ", label=f"paper (Fig. 7): {paper_value(name)}")
         ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=f"{which} error (%)")
@@ -195,8 +299,43 @@ def plot_compute_optimal(report: dict, which: str = "downstream", out: str | os.
     fig.tight_layout(); _save_fig(fig, out)
     return fig
 
+def plot_isoflop(report: dict, which: str = "downstream", out: str | os.PathLike | None = None) -> matplotlib.figure.Figure:
+    "IsoFLOP profiles (left: error against P per budget, the parabolas, their minima; hollow at an edge) and P*, N* against C (right)."
+    done, fits, T = _done(report), report["fits"][which], report["grid"]["epochs"]
+    iso, at_T = fits["isoflop"], [r for r in _done(report) if r["epochs"] == T]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    colors = matplotlib.colormaps["plasma"](np.linspace(0.1, 0.8, len(iso["budgets"])))
+    for color, b in zip(colors, iso["budgets"]):
+        rs = [r for r in at_T if r["budget"] == b]
+        axes[0].plot([r["params"] for r in rs], [100 * r[f"{which}_error"] for r in rs], "o", color=color, ms=4,
+                     label=f"C = {b / PFLOP:.3g} PFLOP")
+    for color, b in zip(colors, iso["budgets"]):
+        m = next((m for m in iso["profiles"] if m["budget"] == b), None)
+        if m is None: continue
+        rs = [r for r in at_T if r["budget"] == b]
+        x = np.log(np.array([r["params"] for r in rs], dtype=float)); c = np.polyfit(x, [r[f"{which}_error"] for r in rs], 2)
+        xs = np.linspace(x.min(), x.max(), 50)
+        axes[0].plot(np.exp(xs), 100 * np.polyval(c, xs), "-", color=color, lw=1)
+        axes[0].plot(m["p_opt"], 100 * m["e_opt"], "*" if m["inside"] else "x", color=color, ms=11, mfc=color if m["inside"] else "none")
+    axes[0].set(xscale="log", xlabel="parameters P", ylabel=f"{which} error (%)", title=f"IsoFLOP profiles at T = {T} (x: minimum at an edge)")
+    axes[0].legend(fontsize=7)
+    inside = [m for m in iso["profiles"] if m["inside"]]
+    for ax, name, key, ylabel in ((axes[1], "P_star", "p_opt", "P*"), (axes[1].twinx(), "N_star", "n_opt", "N*")):
+        color = "C0" if name == "P_star" else "C2"
+        ax.plot([m["budget"] / PFLOP for m in inside], [m[key] for m in inside], "o", color=color, label=f"{ylabel} (interior minima)")
+        e = fits[name]
+        if "estimate" in e:
+            c = np.logspace(np.log10(min(iso["budgets"])), np.log10(max(iso["budgets"])), 20)
+            ax.plot(c / PFLOP, e["fit"]["prefactor"] * c ** e["fit"]["exponent"], "--", color=color,
+                    label=f"{ylabel} ∝ C^{e['estimate']:.2f} (paper, T = 50: {PAPER_EXPONENTS[name]:g})")
+        ax.set(xscale="log", yscale="log", ylabel=ylabel); ax.legend(fontsize=7, loc="upper left" if name == "P_star" else "lower right")
+    axes[1].set(xlabel="compute (PFLOP)", title="compute-optimal allocation (Fig. 8 analog)")
+    fig.suptitle(f"IsoFLOP profiles, {report['scale']} scale", fontsize=11)
+    fig.tight_layout(); _save_fig(fig, out)
+    return fig
+
 def save_figures(report: dict, out: Path) -> None:
     "The three figures of a report with snapshots, as `scaling<kind>_<scale>.png` in `out`."
-    for name, plot in (("", plot_compute_scaling), ("_params_examples", plot_bottlenecks),
-                       ("_compute_optimal", plot_compute_optimal)):
+    optimal = plot_isoflop if report.get("kind") == "isoflop" else plot_compute_optimal
+    for name, plot in (("", plot_compute_scaling), ("_params_examples", plot_bottlenecks), ("_compute_optimal", optimal)):
         plt.close(plot(report, out=out / f"scaling{name}_{report['scale']}.png"))

@@ -19,18 +19,18 @@ from .evaluate import evaluate
 from .train import TrainConfig
 from .data_status import dataset_status
 from .paper import PAPER_EXPONENTS, COMPUTE_UNIT
-from .scales import GRIDS, RECIPE, resolve_scale, grid_configs
+from .scales import GRIDS, ISOFLOP_GRIDS, RECIPE, resolve_scale, grid_configs, isoflop_configs
 from .runs import run_or_reuse, cached, initial_model, first_layer_stats, FIRST_LAYER_UNITS, report_header
 from .results import write_report
 from .probe import PROBE, body_features, linear_probe_lbfgs
-from .laws import pareto_frontier, scaling_fits
+from .laws import pareto_frontier, scaling_fits, isoflop_fits, replicate_spread, UnderdeterminedFit
 
 # %% auto #0
-__all__ = ['reproduce']
+__all__ = ['GRID_KINDS', 'reproduce']
 
 # %% ../nbs/14_scaling.ipynb #35d99232
 def _run_name(cfg: TrainConfig) -> str:
-    return f"{cfg.arch}-n{cfg.n_train}-e{cfg.epochs}-r{cfg.resolution}"
+    return f"{cfg.arch}-n{cfg.n_train}-e{cfg.epochs}-r{cfg.resolution}" + (f"-s{cfg.seed}" if cfg.seed else "")  # seed replicates
 
 def _snapshot_model(run_dir: Path, epoch: int, channels: int = 3) -> nn.Module:
     state = load_state_dict_file(run_dir / f"model_e{epoch}.pt")
@@ -103,26 +103,27 @@ def _first_layers(rows: list[dict], frontier: list[int], runs_root: Path) -> tup
     return chosen, arrays
 
 # %% ../nbs/14_scaling.ipynb #86db3ed1
-def _read_grid(configs: list[TrainConfig], grid: dict, runs_root: Path, data: dict, device: str, force: bool,
-               progress: bool, verbose: bool, scale: str) -> tuple[list[dict], dict, float]:
-    "Train (or reuse) every run of the grid and read each of its snapshots: (rows, runs, seconds spent probing)."
+def _read_grid(plan: list[tuple[dict, TrainConfig]], read_epochs: tuple[int, ...], grid: dict, runs_root: Path, data: dict,
+               device: str, force: bool, progress: bool, verbose: bool, scale: str) -> tuple[list[dict], dict, float]:
+    "Train (or reuse) every run of the `plan` ((entry, config) pairs) and read it after each of `read_epochs`: (rows, runs, seconds probing)."
     rows, runs, probe_time = [], {}, 0.0
-    for i, cfg in enumerate(configs):
+    for i, (entry, cfg) in enumerate(plan):
         name = _run_name(cfg)
-        if verbose: print(f"[scaling {scale}] run {i + 1}/{len(configs)}: {cfg.arch} on {cfg.n_train:,} {cfg.dataset} "
+        if verbose: print(f"[scaling {scale}] run {i + 1}/{len(plan)}: {cfg.arch} on {cfg.n_train:,} {cfg.dataset} "
                           f"images, {cfg.epochs} epochs", flush=True)
         result, how = run_or_reuse(cfg, runs_root / name, force, progress)
         runs[name] = dict(status=how, params=result["params"], wall_time_s=result["wall_time_s"],
                           train_time_s=result["train_time_s"], img_per_s=result.get("img_per_s"),
                           history=result["history"])
         with torch.device("meta"): model = get_model(cfg.arch, cfg.resolution, len(data["up_test"].classes))
-        for T in grid["epochs"]:
+        for T in read_epochs:
             snap, probe_how = _read_snapshot(runs_root / name, T, grid, data, device, force or how == "ran")
             probe_time += snap["probe_time_s"] if probe_how == "ran" else 0.0
             rows.append(dict(arch=cfg.arch, params=result["params"],
                              forward_flops=forward_flops(model, flops_per_mac=PAPER_FLOPS_PER_MAC),
                              n_train=cfg.n_train, epochs=T, compute=training_flops(model, cfg.n_train, T, flops_per_mac=PAPER_FLOPS_PER_MAC),
-                             status=how, probe=probe_how, run_dir=name, train_time_s=_epoch_time(result, T), **snap))
+                             status=how, probe=probe_how, run_dir=name, train_time_s=_epoch_time(result, T), seed=cfg.seed,
+                             **{k: entry[k] for k in ("budget", "budget_index") if k in entry}, **snap))
     return rows, runs, probe_time
 
 def _fit_grid(done: list[dict], epochs: tuple[int, ...], n_boot: int) -> dict:
@@ -131,44 +132,67 @@ def _fit_grid(done: list[dict], epochs: tuple[int, ...], n_boot: int) -> dict:
     for which in ("downstream", "upstream"):
         pts = [dict(compute=r["compute"], error=r[f"{which}_error"], params=r["params"], examples=r["n_train"],
                     epochs=r["epochs"]) for r in done]
-        fits[which] = scaling_fits(pts, epochs_ref=longest, n_boot=n_boot)
+        fits[which] = scaling_fits(pts, epochs_ref=longest, n_boot=n_boot, groups=[r["run_dir"] for r in done])  # whole runs
         fits[which]["by_epochs"] = {str(T): {k: v for k, v in scaling_fits(pts, T, n_boot=0, fits=("P_star", "N_star")).items()
                                              if k in ("P_star", "N_star")} for T in epochs}
     return fits
 
+def _fit_isoflop(done: list[dict], T: int, n_boot: int) -> dict:
+    "The IsoFLOP analysis (P*, N* from the profiles at T), the paper's Fig. 1 and 7 fits over every snapshot (bootstrap over runs), and the seed noise."
+    fits = {}
+    for which in ("downstream", "upstream"):
+        pts = [dict(compute=r["compute"], error=r[f"{which}_error"], params=r["params"], examples=r["n_train"],
+                    epochs=r["epochs"]) for r in done]
+        fits[which] = scaling_fits(pts, epochs_ref=T, n_boot=n_boot, fits=("compute_law", "E_vs_P", "E_vs_N"),
+                                   groups=[r["run_dir"] for r in done])
+        at_T = [r for r in done if r["epochs"] == T]
+        iso = isoflop_fits([dict(budget=r["budget"], params=r["params"], flops=r["forward_flops"], epochs=T,
+                                 error=r[f"{which}_error"], run=r["run_dir"]) for r in at_T], n_boot=n_boot)
+        fits[which].update(P_star=iso.pop("P_star"), N_star=iso.pop("N_star"), isoflop=iso)
+        try: fits[which]["seed_noise"] = replicate_spread([f"{r['arch']} on {r['n_train']:,}" for r in at_T], [r[f"{which}_error"] for r in at_T])
+        except UnderdeterminedFit as e: fits[which]["seed_noise"] = dict(underdetermined=str(e))
+    return fits
+
+GRID_KINDS = ("isoflop", "pxn")  # IsoFLOP profiles (issue 21), or the P x N grid read at several T (before it)
+
 def reproduce(scale: str = "auto", data_dir: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
               device: str | None = None, force: bool = False, progress: bool = True, verbose: bool = True,
-              runs_dir: str | os.PathLike | None = None, n_boot: int = 1000) -> dict:
-    "Chapter 5: train the scaling grid at `scale`, read every snapshot, fit; write `out/scaling_<scale>.{md,json,png}`; return the report."
+              runs_dir: str | os.PathLike | None = None, n_boot: int = 1000, kind: str = "isoflop") -> dict:
+    "Chapter 5: train the scaling grid of `kind` at `scale`, read every snapshot, fit; write `out/scaling_<scale>.{md,json,png}`; return the report."
     from scaling_mlps.report_scaling import report_markdown, save_figures
     scale = resolve_scale(scale)
-    grid, device = GRIDS[scale], str(default_device(device))
+    if kind not in GRID_KINDS: raise ValueError(f"unknown grid kind {kind!r}; expected one of {GRID_KINDS}")
+    isoflop = kind == "isoflop"
+    grid, device = (ISOFLOP_GRIDS if isoflop else GRIDS)[scale], str(default_device(device))
     out = Path("results" if out is None else out)
-    runs_root = Path(runs_dir) if runs_dir is not None else get_data_dir(data_dir) / "runs" / f"scaling_{scale}"
+    folder = f"scaling_isoflop_{scale}" if isoflop else f"scaling_{scale}"
+    runs_root = Path(runs_dir) if runs_dir is not None else get_data_dir(data_dir) / "runs" / folder
     skipped = {d: why for d in (grid["dataset"], grid["downstream"]) if (why := dataset_status(d, data_dir)) is not None}
     on_gpu = dict(compile=True, checkpoint_every=50) if scale == "paper" and device.startswith("cuda") else {}  # as Table 1's paper scale
-    configs = grid_configs(scale, device=device, data_dir=None if data_dir is None else str(data_dir), **on_gpu)
+    kw = dict(device=device, data_dir=None if data_dir is None else str(data_dir), **on_gpu)
+    plan = isoflop_configs(scale, **kw) if isoflop else [({}, c) for c in grid_configs(scale, **kw)]
+    read_epochs = tuple(grid["read_epochs"] if isoflop else grid["epochs"])
     started, rows, runs, probe_time = time.time(), [], {}, 0.0
     if skipped:
         why = "; ".join(f"{d}: {r}" for d, r in skipped.items())
         rows = [dict(arch=c.arch, n_train=c.n_train, epochs=T, status="skipped", reason=why)
-                for c in configs for T in grid["epochs"]]
+                for _, c in plan for T in read_epochs]
     else:
-        rows, runs, probe_time = _read_grid(configs, grid, runs_root, _probe_data(grid, data_dir, progress), device,
+        rows, runs, probe_time = _read_grid(plan, read_epochs, grid, runs_root, _probe_data(grid, data_dir, progress), device,
                                             force, progress, verbose, scale)
     done = [r for r in rows if r["status"] != "skipped"]
     fits, first_layer, arrays = {}, [], {}
     if done:
-        fits = _fit_grid(done, grid["epochs"], n_boot)
+        fits = _fit_isoflop(done, grid["epochs"], n_boot) if isoflop else _fit_grid(done, grid["epochs"], n_boot)
         frontier = pareto_frontier([r["compute"] for r in done], [r["downstream_error"] for r in done]).tolist()
         for i, r in enumerate(done): r["frontier"] = i in frontier
         first_layer, arrays = _first_layers(done, frontier, runs_root)
-    report = dict(name="scaling", **report_header(scale, device), wall_time_s=round(time.time() - started, 1),
+    report = dict(name="scaling", kind=kind, **report_header(scale, device), wall_time_s=round(time.time() - started, 1),
                   train_wall_time_s=round(sum(r["wall_time_s"] for r in runs.values() if r["status"] != "reused"), 1),
-                  probe_time_s=round(probe_time, 1), command=f"scaling-mlps reproduce scaling --scale {scale}",
+                  probe_time_s=round(probe_time, 1), command=f"scaling-mlps reproduce scaling --scale {scale}" + ("" if isoflop else " (kind='pxn')"),
                   grid={k: list(v) if isinstance(v, tuple) else v for k, v in grid.items()}, recipe=RECIPE, probe=PROBE,
                   rows=rows, runs=runs, fits=fits, first_layer=first_layer, paper=PAPER_EXPONENTS,
-                  skipped=skipped, compute_unit=COMPUTE_UNIT, runs_dir=f"<data dir>/runs/scaling_{scale}")
+                  skipped=skipped, compute_unit=COMPUTE_UNIT, runs_dir=f"<data dir>/runs/{folder}")
     write_report(out, "scaling", scale, report, report_markdown(report), arrays, data_dir=data_dir)
     if done: save_figures(report, out)
     if verbose: print(report_markdown(report))
