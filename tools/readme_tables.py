@@ -69,9 +69,33 @@ def table1(report: dict) -> str:
     ])
 
 
+def scaling_isoflop(report: dict) -> str:
+    "An IsoFLOP report's downstream exponents beside the paper's: the law (Fig. 1, 6, 7) and P*, N* with the design's nulls (Fig. 8)."
+    from scaling_mlps.report_scaling import LAW_FIT_TITLES, FIT_TITLES, fit_text, paper_value, paper_alpha_text
+    g, fits = report["grid"], report["fits"]["downstream"]
+    lines = [f"| fit ({NAMES.get(g['downstream'], g['downstream'])} linear-probe error) | paper | ours [95% interval] |",
+             "| --- | ---: | --- |"]
+    for name, (title, fig) in LAW_FIT_TITLES.items():
+        paper = paper_alpha_text(g["downstream"]) if name == "compute_law" else f"{paper_value(name)} ({fig})"
+        lines.append(f"| {title} | {paper} | {fit_text(fits[name])} |")
+    nulls = fits["isoflop"]["nulls"]
+    for name in ("P_star", "N_star"):
+        null = nulls["corner_to_corner"] if name == "P_star" else 1 - nulls["corner_to_corner"]
+        lines.append(f"| {FIT_TITLES[name][0]}, IsoFLOP minima (Fig. 8) | {paper_value(name)} at T = 50 | "
+                     f"{fit_text(fits[name])} at T = {g['epochs']} (grid-shape null {null:.2f}) |")
+    runs = len({r["run_dir"] for r in report["rows"] if r["status"] != "skipped"})
+    return "\n".join(lines + [
+        "",
+        f"IsoFLOP profiles: {len(g['budgets'])} budgets x {g['per_budget']} B-MLPs on {NAMES.get(g['dataset'], g['dataset'])} "
+        f"({g['resolution']} px) at T = {g['epochs']} ({runs} runs with the seed replicates); measured on `{report['device']}` "
+        f"({report['torch_threads']} threads) on {report['date']}: {minutes(report['wall_time_s'])} for the whole command.",
+    ])
+
+
 def scaling(report: dict) -> str:
     "The fitted exponents of the downstream (linear-probe) error beside the paper's."
     sys.path.insert(0, str(ROOT))
+    if report.get("kind") == "isoflop": return scaling_isoflop(report)
     from scaling_mlps.report_scaling import FIT_TITLES, fit_text, paper_value
     g = report["grid"]
     fits = report["fits"]["downstream"]
