@@ -172,7 +172,8 @@ PAPER_COMPUTE_ALPHA = {  # alpha of Eq. 5 per downstream task: §4.4 reports "al
 }
 TABLE5_ARCHS = ("B_6-Wi_256", "B_12-Wi_256", "B_6-Wi_512", "B_12-Wi_512", "B_6-Wi_1024", "B_12-Wi_1024")
 N_IMAGENET21K = 11_801_680  # training images after Ridnik et al. (2021)'s preprocessing, which the paper follows (§4.3)
-COMPUTE_UNIT = "FLOP, counted as in the paper: 3 x forward FLOPs x images x epochs, one FLOP per multiply-add (fvcore)"
+COMPUTE_UNIT = ("FLOP as in the paper's Eq. 4: 3 x forward FLOPs x images x epochs, counting one FLOP per multiply-add as "
+                "fvcore does in the authors' code (OpenAI (2018), which Eq. 4 follows, counts two)")
 
 # %% ../nbs/12b_paper.ipynb #b8942082
 DATASET_NAMES = {"tinyimagenet": "Tiny-ImageNet", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100",

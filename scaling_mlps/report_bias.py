@@ -51,8 +51,7 @@ def _comparisons_section(report: dict) -> list[str]:
 
 def _compute_section(report: dict) -> list[str]:
     lines = ["", "## At equal training compute", "",
-             "Test accuracy (%) at the end of each learning curve, FLOP counted as in the paper (3 x forward x images x epochs, "
-             "one FLOP per multiply-add).", "", "| dataset | model | source | epochs | training FLOP | test accuracy |",
+             f"Test accuracy (%) at the end of each learning curve; training compute in {report['compute_unit']}.", "", "| dataset | model | source | epochs | training FLOP | test accuracy |",
              "| --- | --- | --- | ---: | ---: | ---: |"]
     for d, curves in report["curves"].items():
         for c in curves:

@@ -32,7 +32,8 @@ def config_dict(cfg: TrainConfig) -> dict:
 
 def portable_config(cfg: TrainConfig | dict, out: Path) -> dict:
     "A run's config for a committed report: no device or folder fields, `init_from` relative to the results folder `out`."
-    d = config_dict(cfg) if isinstance(cfg, TrainConfig) else {k: v for k, v in cfg.items() if k not in ("device", "data_dir", "out")}
+    d = config_dict(cfg) if isinstance(cfg, TrainConfig) else {k: v for k, v in cfg.items() if k not in ("device", "data_dir", "out")
+                                                                and (k not in QUIET_DEFAULTS or v != QUIET_DEFAULTS[k])}
     if d.get("init_from"):
         p = Path(d["init_from"])
         try: d["init_from"] = str(p.resolve().relative_to(Path(out).resolve()))

@@ -204,11 +204,11 @@ def _drive_chapter6(page, app: str, shots: list[Path]) -> dict:
 
     page.locator(".explorer-kind button", has_text="small CNN").click()
     expect(page.locator(".explorer-width-readout input")).to_have_value("16")  # the CNN's width stops, from the kernel
-    expect(page.locator(".explorer-lr-readout input")).to_have_value("1e-4")   # the MLP default, said to be one
-    expect(page.locator(".explorer-lr-default")).to_contain_text("not tuned for the CNN")
+    expect(page.locator(".explorer-lr-readout input")).to_have_value("1e-3")   # the CNN's own default, from chapter 6's pilot
+    expect(page.locator(".explorer-lr-default")).to_contain_text("chapter 6's pilot")
     page.locator(".explorer-shuffle input").uncheck()
     cnn_text, cnn_row = _train_and_read(page, 4, "small CNN, width 16")
-    assert (cnn_row["pixels"], cnn_row["lr"]) == ("in order", "1e-4"), cnn_row
+    assert (cnn_row["pixels"], cnn_row["lr"]) == ("in order", "1e-3"), cnn_row
     expect(weights).to_contain_text("first convolution")
     assert not _broken_images(page), _broken_images(page)
     shots.append(ARTIFACTS / f"explorer_{app}_4_cnn.png"); page.locator(".explorer").screenshot(path=shots[-1])

@@ -27,7 +27,8 @@ EXPERIMENTS = ("table1", "table2", "tta", "real", "scaling", "inductive-bias")
 MD_VOLATILE = [(re.compile(r"\d+(\.\d+)? (s|min|ms|ms/image)\b"), "<time>"),
                (re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC"), "<date>"),
                (re.compile(r"\(\d+ threads?\)"), "(<threads>)"),
-               (re.compile(r"[\d,.]+ (img|images)/s"), "<rate>")]
+               (re.compile(r"[\d,.]+ (img|images)/s"), "<rate>"),
+               (re.compile(r"\d+x slower"), "<n>x slower")]  # chapter 6: ResNet-18's measured slowdown
 
 
 def run_ci(name: str, out: Path, data_dir: Path) -> dict:

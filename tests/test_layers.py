@@ -36,9 +36,12 @@ def test_reports_import_no_torch(module):
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
 
 
-@pytest.mark.parametrize("name", ["table1", "table2", "tta", "real", "scaling"])
+REPORT_MODULES = {"inductive_bias": "report_bias"}  # a report whose module is not report_<name>
+
+
+@pytest.mark.parametrize("name", ["table1", "table2", "tta", "real", "scaling", "inductive_bias"])
 def test_committed_laptop_report_renders_its_markdown(name):
     report = json.loads((ROOT / "results" / f"{name}_laptop.json").read_text())
-    render = importlib.import_module(f"scaling_mlps.report_{name}").report_markdown
+    render = importlib.import_module(f"scaling_mlps.{REPORT_MODULES.get(name, f'report_{name}')}").report_markdown
     from scaling_mlps.results import with_manifest  # the markdown as write_report writes it: the manifest's line under it
     assert with_manifest(render(report), report) == (ROOT / "results" / f"{name}_laptop.md").read_text()
