@@ -178,20 +178,23 @@ def reproduce(scale: str = "auto", data_dir: str | os.PathLike | None = None, ou
         rows = [dict(arch=c.arch, n_train=c.n_train, epochs=T, status="skipped", reason=why)
                 for _, c in plan for T in read_epochs]
     else:
-        rows, runs, probe_time = _read_grid(plan, read_epochs, grid, runs_root, _probe_data(grid, data_dir, progress), device,
-                                            force, progress, verbose, scale)
+        data = _probe_data(grid, data_dir, progress)
+        rows, runs, probe_time = _read_grid(plan, read_epochs, grid, runs_root, data, device, force, progress, verbose, scale)
     done = [r for r in rows if r["status"] != "skipped"]
-    fits, first_layer, arrays = {}, [], {}
+    fits, first_layer, arrays, checks = {}, [], {}, None
     if done:
         fits = _fit_isoflop(done, grid["epochs"], n_boot) if isoflop else _fit_grid(done, grid["epochs"], n_boot)
         frontier = pareto_frontier([r["compute"] for r in done], [r["downstream_error"] for r in done]).tolist()
         for i, r in enumerate(done): r["frontier"] = i in frontier
         first_layer, arrays = _first_layers(done, frontier, runs_root)
+        if isoflop and grid.get("checks"):  # issue 21, part 4: why the downstream law may be flat at this scale
+            from scaling_mlps.scaling_checks import run_checks
+            checks = run_checks(done, plan, grid, data, runs_root, data_dir, device, force, progress)
     report = dict(name="scaling", kind=kind, **report_header(scale, device), wall_time_s=round(time.time() - started, 1),
                   train_wall_time_s=round(sum(r["wall_time_s"] for r in runs.values() if r["status"] != "reused"), 1),
                   probe_time_s=round(probe_time, 1), command=f"scaling-mlps reproduce scaling --scale {scale}" + ("" if isoflop else " (kind='pxn')"),
                   grid={k: list(v) if isinstance(v, tuple) else v for k, v in grid.items()}, recipe=RECIPE, probe=PROBE,
-                  rows=rows, runs=runs, fits=fits, first_layer=first_layer, paper=PAPER_EXPONENTS,
+                  rows=rows, runs=runs, fits=fits, first_layer=first_layer, **({"checks": checks} if checks else {}), paper=PAPER_EXPONENTS,
                   skipped=skipped, compute_unit=COMPUTE_UNIT, runs_dir=f"<data dir>/runs/{folder}")
     write_report(out, "scaling", scale, report, report_markdown(report), arrays, data_dir=data_dir)
     if done: save_figures(report, out)
