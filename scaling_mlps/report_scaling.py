@@ -18,7 +18,7 @@ from .results import fmt_time
 # %% auto #0
 __all__ = ['FIT_TITLES', 'LAW_FIT_TITLES', 'FIT_SYMBOLS', 'paper_value', 'fit_text', 'report_markdown', 'paper_alpha_text',
            'isoflop_markdown', 'plot_compute_scaling', 'plot_bottlenecks', 'plot_compute_optimal', 'plot_isoflop',
-           'save_figures']
+           'save_figures', 'checks_summary']
 
 # %% ../nbs/14b_report_scaling.ipynb #9a5bce93
 FIT_TITLES = {  # name: (what it is, where the paper has it)
@@ -177,6 +177,10 @@ def isoflop_markdown(report: dict) -> str:
             lines.append(f"- {label}: " + (f"under-determined ({sn['underdetermined']})" if "underdetermined" in sn else
                          f"pooled standard deviation {100 * sn['pooled_sd']:.2f} points ({sn['dof']} degrees of freedom; "
                          + "; ".join(f"{x['key']}: {x['n']} seeds, {100 * x['mean']:.1f} ± {100 * x['sd']:.2f}%" for x in sn["groups"]) + ")"))
+        if report.get("checks"):  # issue 21, part 4
+            lines += ["", "## Why the downstream law may be flat: four measurements fixed before the run", ""]
+            lines += [f"- {s}" for s in checks_summary(report["checks"], done, fits["downstream"]["seed_noise"].get("pooled_sd"), T,
+                                                       report["probe"]["l2"])]
         lines += _snapshot_lines(done, up, down, isoflop=True)
         lines += ["", f"† {report['compute_unit']} (OpenAI (2018), which Eq. 4 cites, counts 2 per multiply-add: every compute "
                   "would double, every N stays); PFLOP = 10^15 FLOP."]
@@ -339,3 +343,37 @@ def save_figures(report: dict, out: Path) -> None:
     optimal = plot_isoflop if report.get("kind") == "isoflop" else plot_compute_optimal
     for name, plot in (("", plot_compute_scaling), ("_params_examples", plot_bottlenecks), ("_compute_optimal", optimal)):
         plt.close(plot(report, out=out / f"scaling{name}_{report['scale']}.png"))
+
+# %% ../nbs/14b_report_scaling.ipynb #5ad5e9cc
+def checks_summary(checks: dict, rows: list[dict], seed_sd: float | None, T: int, probe_l2: float) -> list[str]:
+    "One sentence per measurement of `scaling_checks.run_checks`: what it found, by the rule fixed before the run (see above)."
+    out = []
+    floor, at_T = checks["floor"], [r for r in rows if r["epochs"] == T and r.get("seed", 0) == 0]
+    gaps = {a: 100 * (e - min(r["downstream_error"] for r in at_T if r["arch"] == a)) for a, e in floor["init"].items()
+            if any(r["arch"] == a for r in at_T)}
+    sd = "unmeasured" if seed_sd is None else f"{100 * seed_sd:.2f}"
+    above = [a for a, g in gaps.items() if seed_sd is not None and g > 3 * 100 * seed_sd]
+    out.append(f"**The probe's floor.** On the pixels the probe's error is {100 * floor['pixels']:.1f}%; on untrained features "
+               f"{min(100 * v for v in floor['init'].values()):.1f}% to {max(100 * v for v in floor['init'].values()):.1f}%. The best "
+               f"trained snapshot of each model size at T = {T} beats its untrained features by {min(gaps.values()):+.1f} to "
+               f"{max(gaps.values()):+.1f} points (seed-noise SD {sd} points): {len(above)} of {len(gaps)} sizes by more than 3 SDs.")
+    by_T = checks["alpha_by_epochs"]["downstream"]
+    def a_text(f): return f"{f['estimate']:.2f} [{f['ci'][0]:.2f}, {f['ci'][1]:.2f}]" if "estimate" in f else "under-determined"
+    out.append("**The epochs.** Downstream α fitted at each T alone: " + ", ".join(f"T = {t}: {a_text(f)}" for t, f in by_T.items()) + ".")
+    res = sorted(checks["resolution"], key=lambda r: r["budget_index"])
+    if len(res) >= 2:
+        lo, hi = res[0], res[-1]
+        fall_hi = 100 * (lo["downstream_error"] - hi["downstream_error"])
+        fall_lo = 100 * (lo["at_grid_resolution"]["downstream"] - hi["at_grid_resolution"]["downstream"])
+        out.append(f"**The resolution.** From budget {lo['budget_index']} to {hi['budget_index']} (the profiles' centres) the downstream "
+                   f"error falls {fall_hi:+.1f} points at {lo['resolution']} px against {fall_lo:+.1f} at the grid's resolution"
+                   + (": more at the higher resolution." if fall_hi > fall_lo else ": not more at the higher resolution."))
+    errs = checks["probe_l2"]["errors"]
+    across_l2 = max(100 * (max(v.values()) - min(v.values())) for v in errs.values())
+    default = f"{probe_l2:g}"
+    across_profile = 100 * (max(v[default] for v in errs.values()) - min(v[default] for v in errs.values())) if all(default in v for v in errs.values()) else float("nan")
+    out.append(f"**The probe's regularisation.** Across L2 = {', '.join(f'{x:g}' for x in checks['probe_l2']['l2s'])} "
+               f"a snapshot's error moves by up to {across_l2:.1f} points; across the largest budget's profile (L2 {default}) by "
+               f"{across_profile:.1f}" + (": the regularisation matters more than the model size there." if across_l2 > across_profile else
+                                           ": less than across the profile."))
+    return out
