@@ -18,7 +18,7 @@ from .results import fmt_time
 # %% auto #0
 __all__ = ['FIT_TITLES', 'LAW_FIT_TITLES', 'FIT_SYMBOLS', 'paper_value', 'fit_text', 'report_markdown', 'paper_alpha_text',
            'isoflop_markdown', 'plot_compute_scaling', 'plot_bottlenecks', 'plot_compute_optimal', 'plot_isoflop',
-           'save_figures', 'checks_summary']
+           'save_figures', 'checks_findings', 'checks_summary']
 
 # %% ../nbs/14b_report_scaling.ipynb #9a5bce93
 FIT_TITLES = {  # name: (what it is, where the paper has it)
@@ -345,35 +345,57 @@ def save_figures(report: dict, out: Path) -> None:
         plt.close(plot(report, out=out / f"scaling{name}_{report['scale']}.png"))
 
 # %% ../nbs/14b_report_scaling.ipynb #5ad5e9cc
-def checks_summary(checks: dict, rows: list[dict], seed_sd: float | None, T: int, probe_l2: float) -> list[str]:
-    "One sentence per measurement of `scaling_checks.run_checks`: what it found, by the rule fixed before the run (see above)."
-    out = []
+def checks_findings(checks: dict, rows: list[dict], seed_sd: float | None, T: int, probe_l2: float) -> dict[str, dict]:
+    """The numbers of each measurement of `scaling_checks.run_checks` and whether, by the rule fixed before the run (see
+    above), it accounts for a flat downstream law (`flat`). Errors in points."""
     floor, at_T = checks["floor"], [r for r in rows if r["epochs"] == T and r.get("seed", 0) == 0]
     gaps = {a: 100 * (e - min(r["downstream_error"] for r in at_T if r["arch"] == a)) for a, e in floor["init"].items()
             if any(r["arch"] == a for r in at_T)}
-    sd = "unmeasured" if seed_sd is None else f"{100 * seed_sd:.2f}"
     above = [a for a, g in gaps.items() if seed_sd is not None and g > 3 * 100 * seed_sd]
-    out.append(f"**The probe's floor.** On the pixels the probe's error is {100 * floor['pixels']:.1f}%; on untrained features "
-               f"{min(100 * v for v in floor['init'].values()):.1f}% to {max(100 * v for v in floor['init'].values()):.1f}%. The best "
-               f"trained snapshot of each model size at T = {T} beats its untrained features by {min(gaps.values()):+.1f} to "
-               f"{max(gaps.values()):+.1f} points (seed-noise SD {sd} points): {len(above)} of {len(gaps)} sizes by more than 3 SDs.")
+    out = dict(floor=dict(pixels=100 * floor["pixels"], init=[100 * v for v in floor["init"].values()], gaps=gaps, above=len(above),
+                          seed_sd=None if seed_sd is None else 100 * seed_sd,
+                          flat=None if seed_sd is None else len(above) <= len(gaps) / 2))  # most sizes no better than random features
     by_T = checks["alpha_by_epochs"]["downstream"]
-    def a_text(f): return f"{f['estimate']:.2f} [{f['ci'][0]:.2f}, {f['ci'][1]:.2f}]" if "estimate" in f else "under-determined"
-    out.append("**The epochs.** Downstream α fitted at each T alone: " + ", ".join(f"T = {t}: {a_text(f)}" for t, f in by_T.items()) + ".")
+    fitted = {int(t): f for t, f in by_T.items() if "estimate" in f}
+    ts = sorted(fitted)
+    rising = len(ts) >= 2 and all(fitted[a]["estimate"] < fitted[b]["estimate"] for a, b in zip(ts, ts[1:]))
+    only_last = bool(ts) and fitted[ts[-1]]["ci"][0] > 0 and not any(fitted[t]["ci"][0] > 0 for t in ts[:-1])
+    out["epochs"] = dict(by_T=by_T, rising=rising, only_last=only_last, flat=rising or only_last)
     res = sorted(checks["resolution"], key=lambda r: r["budget_index"])
     if len(res) >= 2:
         lo, hi = res[0], res[-1]
         fall_hi = 100 * (lo["downstream_error"] - hi["downstream_error"])
-        fall_lo = 100 * (lo["at_grid_resolution"]["downstream"] - hi["at_grid_resolution"]["downstream"])
-        out.append(f"**The resolution.** From budget {lo['budget_index']} to {hi['budget_index']} (the profiles' centres) the downstream "
-                   f"error falls {fall_hi:+.1f} points at {lo['resolution']} px against {fall_lo:+.1f} at the grid's resolution"
-                   + (": more at the higher resolution." if fall_hi > fall_lo else ": not more at the higher resolution."))
-    errs = checks["probe_l2"]["errors"]
+        fall_grid = 100 * (lo["at_grid_resolution"]["downstream"] - hi["at_grid_resolution"]["downstream"])
+        out["resolution"] = dict(budgets=(lo["budget_index"], hi["budget_index"]), resolution=lo["resolution"], fall_hi=fall_hi,
+                                 fall_grid=fall_grid, flat=fall_hi > fall_grid)
+    errs, default = checks["probe_l2"]["errors"], f"{probe_l2:g}"
     across_l2 = max(100 * (max(v.values()) - min(v.values())) for v in errs.values())
-    default = f"{probe_l2:g}"
-    across_profile = 100 * (max(v[default] for v in errs.values()) - min(v[default] for v in errs.values())) if all(default in v for v in errs.values()) else float("nan")
-    out.append(f"**The probe's regularisation.** Across L2 = {', '.join(f'{x:g}' for x in checks['probe_l2']['l2s'])} "
-               f"a snapshot's error moves by up to {across_l2:.1f} points; across the largest budget's profile (L2 {default}) by "
-               f"{across_profile:.1f}" + (": the regularisation matters more than the model size there." if across_l2 > across_profile else
-                                           ": less than across the profile."))
+    across_profile = 100 * (max(v[default] for v in errs.values()) - min(v[default] for v in errs.values()))
+    out["probe_l2"] = dict(l2s=checks["probe_l2"]["l2s"], default=default, across_l2=across_l2, across_profile=across_profile,
+                           flat=across_l2 > across_profile)
     return out
+
+def checks_summary(checks: dict, rows: list[dict], seed_sd: float | None, T: int, probe_l2: float) -> list[str]:
+    "One sentence per measurement of `scaling_checks.run_checks`: what it found, by the rule fixed before the run (see above)."
+    f = checks_findings(checks, rows, seed_sd, T, probe_l2)
+    fl, ep = f["floor"], f["epochs"]
+    sd = "unmeasured" if fl["seed_sd"] is None else f"{fl['seed_sd']:.2f}"
+    out = [f"**The probe's floor.** On the pixels the probe's error is {fl['pixels']:.1f}%; on untrained features "
+           f"{min(fl['init']):.1f}% to {max(fl['init']):.1f}%. The best trained snapshot of each model size at T = {T} beats its "
+           f"untrained features by {min(fl['gaps'].values()):+.1f} to {max(fl['gaps'].values()):+.1f} points (seed-noise SD {sd} "
+           f"points): {fl['above']} of {len(fl['gaps'])} sizes by more than 3 SDs."]
+    def a_text(e): return f"{e['estimate']:.2f} [{e['ci'][0]:.2f}, {e['ci'][1]:.2f}]" if "estimate" in e else "under-determined"
+    out.append("**The epochs.** Downstream α fitted at each T alone: " + ", ".join(f"T = {t}: {a_text(e)}" for t, e in ep["by_T"].items())
+               + (": it rises with T." if ep["rising"] else ": it does not rise with T.")
+               + (" Only the longest T's interval excludes 0." if ep["only_last"] else ""))
+    if "resolution" in f:
+        r = f["resolution"]
+        out.append(f"**The resolution.** From budget {r['budgets'][0]} to {r['budgets'][1]} (the profiles' centres) the downstream "
+                   f"error falls {r['fall_hi']:+.1f} points at {r['resolution']} px against {r['fall_grid']:+.1f} at the grid's resolution"
+                   + (": more at the higher resolution." if r["flat"] else ": not more at the higher resolution."))
+    p = f["probe_l2"]
+    out.append(f"**The probe's regularisation.** Across L2 = {', '.join(f'{x:g}' for x in p['l2s'])} a snapshot's error moves by up "
+               f"to {p['across_l2']:.1f} points; across the largest budget's profile (L2 {p['default']}) by {p['across_profile']:.1f}"
+               + (": the regularisation matters more than the model size there." if p["flat"] else ": less than across the profile."))
+    return out
+
