@@ -254,12 +254,17 @@ ISOFLOP_GRIDS = {  # IsoFLOP profiles per scale: budget k trains ladder[k : k + 
                    budgets=(1.9e11, 6.0e11, 1.9e12, 6.2e12),  # ours: 1.51 decades; N from 1,860 to 97,467 of the 100,000 images
                    batch_size=256, lr=1e-4, downstream="cifar10", probe_n_train=None, probe_n_test=None,
                    replicate_seeds=(1, 2), replicate=((0, 2), (2, 2)),
-                   checks=dict(resolution=64, resolution_picks=((0, 2), (2, 2)), l2s=(1e-5, 1e-4, 1e-3, 1e-2))),  # ours: issue 21 part 4, fixed before the run
+                   checks=dict(resolution=64, resolution_picks=((0, 2), (2, 2)), l2s=(1e-5, 1e-4, 1e-3, 1e-2)),  # ours: issue 21 part 4, fixed before the run
+                   # ours, after the first laptop run put 7 of 8 profiles' minima at an edge (issue 21: "widen the profile"): two
+                   # more sizes on each side of every profile, where Tiny-ImageNet holds the N that size needs at T
+                   widen=2, widen_ladder=(tuple(f"B_2-Wi_{w}" for w in (16, 22)), tuple(f"B_2-Wi_{w}" for w in (512, 724))),
+                   max_examples=100_000),
     "ci": dict(dataset="tinyimagenet", resolution=32, data_resolution=32, num_classes=200, epochs=2, read_epochs=(1, 2),
                ladder=tuple(f"B_1-Wi_{w}" for w in (8, 11, 16, 23, 32, 45, 64, 90)), shift=1, per_budget=5,
                budgets=(6.0e7, 1.9e8, 6.0e8, 1.9e9), batch_size=64, lr=1e-3, downstream="cifar10", probe_n_train=2000,
                probe_n_test=1000, replicate_seeds=(1,), replicate=((0, 2), (2, 2)),
-               checks=dict(resolution=64, resolution_picks=((0, 2), (2, 2)), l2s=(1e-5, 1e-4, 1e-3, 1e-2))),
+               checks=dict(resolution=64, resolution_picks=((0, 2), (2, 2)), l2s=(1e-5, 1e-4, 1e-3, 1e-2)),
+               widen=1, widen_ladder=(("B_1-Wi_6",), ("B_1-Wi_128",)), max_examples=100_000),
 }
 
 def _forward_flops(arch: str, grid: dict) -> int:
@@ -268,18 +273,29 @@ def _forward_flops(arch: str, grid: dict) -> int:
     with torch.device("meta"): model = get_model(arch, grid["resolution"], grid["num_classes"])
     return forward_flops(model, flops_per_mac=PAPER_FLOPS_PER_MAC)
 
+def _widened(grid: dict, k: int) -> list[str]:
+    "The sizes that widen budget k's profile: `widen` ladder steps below and above it (the ladder extended by `widen_ladder`)."
+    w = grid.get("widen", 0)
+    if not w: return []
+    below, above = grid["widen_ladder"]
+    full, start = list(below) + list(grid["ladder"]) + list(above), len(below) + k * grid["shift"]
+    return full[max(start - w, 0):start] + full[start + grid["per_budget"]:start + grid["per_budget"] + w]
+
 def isoflop_plan(scale: str = "auto") -> list[dict]:
-    "Every run of the IsoFLOP grid at `scale`: its budget (index and FLOP), model, N that spends the budget at T, and seed."
+    """Every run of the IsoFLOP grid at `scale`: its budget (index and FLOP), model, N that spends the budget at T, seed, and
+    whether it widens the profile (`widened`: kept only where N fits the data set, `max_examples`)."""
     grid = ISOFLOP_GRIDS[resolve_scale(scale)]
+    n_for = lambda arch, budget: round(budget / (3 * _forward_flops(arch, grid) * grid["epochs"]))
     plan = []
     for k, budget in enumerate(grid["budgets"]):
         profile = grid["ladder"][k * grid["shift"]:k * grid["shift"] + grid["per_budget"]]
         if len(profile) < grid["per_budget"]:
             raise ValueError(f"budget {k} needs ladder[{k * grid['shift']}:] to hold {grid['per_budget']} models; it holds {profile}")
         for j, arch in enumerate(profile):
-            n = round(budget / (3 * _forward_flops(arch, grid) * grid["epochs"]))
             seeds = (0,) + (grid["replicate_seeds"] if (k, j) in grid["replicate"] else ())
-            plan += [dict(budget_index=k, budget=budget, arch=arch, n_train=n, seed=s) for s in seeds]
+            plan += [dict(budget_index=k, budget=budget, arch=arch, n_train=n_for(arch, budget), seed=s) for s in seeds]
+        plan += [dict(budget_index=k, budget=budget, arch=a, n_train=n_for(a, budget), seed=0, widened=True)
+                 for a in _widened(grid, k) if n_for(a, budget) <= grid.get("max_examples", float("inf"))]
     return plan
 
 def isoflop_configs(scale: str = "auto", **overrides) -> list[tuple[dict, TrainConfig]]:

@@ -123,7 +123,7 @@ def _read_grid(plan: list[tuple[dict, TrainConfig]], read_epochs: tuple[int, ...
                              forward_flops=forward_flops(model, flops_per_mac=PAPER_FLOPS_PER_MAC),
                              n_train=cfg.n_train, epochs=T, compute=training_flops(model, cfg.n_train, T, flops_per_mac=PAPER_FLOPS_PER_MAC),
                              status=how, probe=probe_how, run_dir=name, train_time_s=_epoch_time(result, T), seed=cfg.seed,
-                             **{k: entry[k] for k in ("budget", "budget_index") if k in entry}, **snap))
+                             **{k: entry[k] for k in ("budget", "budget_index", "widened") if k in entry}, **snap))
     return rows, runs, probe_time
 
 def _fit_grid(done: list[dict], epochs: tuple[int, ...], n_boot: int) -> dict:
