@@ -122,12 +122,22 @@ def _isoflop_header(report: dict, done: list[dict]) -> list[str]:
     return [f"# Scaling laws at the `{report['scale']}` scale: IsoFLOP profiles", "",
             f"B-MLPs of the ladder {', '.join(g['ladder'])}; at each of {len(g['budgets'])} budgets "
             f"({', '.join(f'{c / PFLOP:.3g}' for c in g['budgets'])} PFLOP†) {g['per_budget']} of them, each pre-trained on "
-            f"the class-balanced subset of {up} that spends the budget at T = {g['epochs']} epochs ({g['resolution']} px), "
+            f"the class-balanced subset of {up} that spends the budget at T = {g['epochs']} epochs ({g['resolution']} px)"
+            + (f", each profile widened by up to {g['widen']} sizes on each side ({', '.join(g['widen_ladder'][0] + g['widen_ladder'][1])} "
+               f"extend the ladder) where {up} holds the N a size needs" if g.get("widen") else "") + ", "
             f"read after T = {', '.join(map(str, g['read_epochs']))}; {seeds} runs repeated with other seeds. Downstream "
             f"error by a linear probe on {down} (no TTA). Measured on `{report['device']}` ({report['torch_threads']} threads) "
             f"on {report['date']}: {len({r['run_dir'] for r in done})} pre-training runs, {len(done)} snapshots; training "
             f"{fmt_time(report['train_wall_time_s']) or '0 s'}, reading the snapshots {fmt_time(report['probe_time_s']) or '0 s'}, "
-            f"whole command {fmt_time(report['wall_time_s'])}. Command: `{report['command']}`."]
+            f"whole command {fmt_time(report['wall_time_s'])}" + _reuse_text(report) + f". Command: `{report['command']}`."]
+
+def _reuse_text(report: dict) -> str:
+    "How many runs an earlier call trained, and what training every run took (a re-run that reuses runs is short)."
+    runs = report["runs"]
+    reused = sum(r["status"] == "reused" for r in runs.values())
+    if not reused: return ""
+    return (f" ({reused} of {len(runs)} runs reused from an earlier call; training all {len(runs)} took "
+            f"{fmt_time(sum(r['wall_time_s'] for r in runs.values()))})")
 
 def _profiles_table(iso: dict) -> list[str]:
     lines = ["| budget (PFLOP†) | model sizes | runs | P* | N* | minimum |", "| ---: | --- | ---: | ---: | ---: | --- |"]
@@ -352,7 +362,9 @@ def checks_findings(checks: dict, rows: list[dict], seed_sd: float | None, T: in
     gaps = {a: 100 * (e - min(r["downstream_error"] for r in at_T if r["arch"] == a)) for a, e in floor["init"].items()
             if any(r["arch"] == a for r in at_T)}
     above = [a for a, g in gaps.items() if seed_sd is not None and g > 3 * 100 * seed_sd]
+    by_size = sorted(floor["init"].items(), key=lambda kv: min((r.get("params", 0) for r in rows if r["arch"] == kv[0]), default=0))
     out = dict(floor=dict(pixels=100 * floor["pixels"], init=[100 * v for v in floor["init"].values()], gaps=gaps, above=len(above),
+                          smallest=(by_size[0][0], 100 * by_size[0][1]), largest=(by_size[-1][0], 100 * by_size[-1][1]),
                           seed_sd=None if seed_sd is None else 100 * seed_sd,
                           flat=None if seed_sd is None else len(above) <= len(gaps) / 2))  # most sizes no better than random features
     by_T = checks["alpha_by_epochs"]["downstream"]
@@ -381,7 +393,9 @@ def checks_summary(checks: dict, rows: list[dict], seed_sd: float | None, T: int
     fl, ep = f["floor"], f["epochs"]
     sd = "unmeasured" if fl["seed_sd"] is None else f"{fl['seed_sd']:.2f}"
     out = [f"**The probe's floor.** On the pixels the probe's error is {fl['pixels']:.1f}%; on untrained features "
-           f"{min(fl['init']):.1f}% to {max(fl['init']):.1f}%. The best trained snapshot of each model size at T = {T} beats its "
+           f"{min(fl['init']):.1f}% to {max(fl['init']):.1f}% ({fl['smallest'][0]}: {fl['smallest'][1]:.1f}%, {fl['largest'][0]}: "
+           f"{fl['largest'][1]:.1f}%" + (": a wider random feature map alone gives the probe a lower error" if fl["largest"][1] < fl["smallest"][1] else "")
+           + f"). The best trained snapshot of each model size at T = {T} beats its "
            f"untrained features by {min(fl['gaps'].values()):+.1f} to {max(fl['gaps'].values()):+.1f} points (seed-noise SD {sd} "
            f"points): {fl['above']} of {len(fl['gaps'])} sizes by more than 3 SDs."]
     def a_text(e): return f"{e['estimate']:.2f} [{e['ci'][0]:.2f}, {e['ci'][1]:.2f}]" if "estimate" in e else "under-determined"

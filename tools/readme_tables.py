@@ -81,14 +81,22 @@ def scaling_isoflop(report: dict) -> str:
     nulls = fits["isoflop"]["nulls"]
     for name in ("P_star", "N_star"):
         null = nulls["corner_to_corner"] if name == "P_star" else 1 - nulls["corner_to_corner"]
+        drift = nulls["ladder_drift"] if name == "P_star" or nulls["ladder_drift"] is None else 1 - nulls["ladder_drift"]
+        boot = fits[name].get("ci_bootstrap")
+        boot = f"; bootstrap over runs [{boot[0]:.2f}, {boot[1]:.2f}]" if boot else ""
         lines.append(f"| {FIT_TITLES[name][0]}, IsoFLOP minima (Fig. 8) | {paper_value(name)} at T = 50 | "
-                     f"{fit_text(fits[name])} at T = {g['epochs']} (grid-shape null {null:.2f}) |")
+                     f"{fit_text(fits[name])}{boot} at T = {g['epochs']} (the design alone: {null:.2f} corner to corner"
+                     + (f", {drift:.2f} ladder drift" if drift is not None else "") + ") |")
     runs = len({r["run_dir"] for r in report["rows"] if r["status"] != "skipped"})
+    reused = sum(r["status"] == "reused" for r in report["runs"].values())
+    every = sum(r["wall_time_s"] for r in report["runs"].values())
     return "\n".join(lines + [
         "",
         f"IsoFLOP profiles: {len(g['budgets'])} budgets x {g['per_budget']} B-MLPs on {NAMES.get(g['dataset'], g['dataset'])} "
-        f"({g['resolution']} px) at T = {g['epochs']} ({runs} runs with the seed replicates); measured on `{report['device']}` "
-        f"({report['torch_threads']} threads) on {report['date']}: {minutes(report['wall_time_s'])} for the whole command.",
+        f"({g['resolution']} px) at T = {g['epochs']}" + (f", each profile widened by up to {g['widen']} sizes on each side" if g.get("widen") else "")
+        + f" ({runs} runs with the seed replicates); measured on `{report['device']}` ({report['torch_threads']} threads) on "
+        f"{report['date']}: {minutes(report['wall_time_s'])} for the whole command"
+        + (f", {reused} of {runs} runs reused from an earlier call (training all {runs} took {minutes(every)})" if reused else "") + ".",
     ])
 
 
