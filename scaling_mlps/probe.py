@@ -16,7 +16,7 @@ from .compute import forward_flops
 from .data import load_dataset
 from .loader import DeviceLoader
 from .evaluate import predict
-from .train import TrainConfig, transfer_model, make_optimizer, lr_factor, _jsonable
+from .train import TrainConfig, transfer_model, make_optimizer, lr_factor, config_json
 
 # %% auto #0
 __all__ = ['PROBE', 'body_features', 'linear_probe_epochs', 'linear_probe_lbfgs']
@@ -96,7 +96,7 @@ def linear_probe_epochs(cfg: TrainConfig, progress: bool = False, data=None) -> 
     finally: torch.set_num_threads(threads)
     train_time = sum(h["epoch_time_s"] for h in history)
     n_head = head.in_features * head.out_features
-    result = {"config": _jsonable(cfg),  # as `train` writes it: fields added later named only when set
+    result = {"config": config_json(cfg),  # as `train` writes it: fields added later named only when set
               "params": sum(p.numel() for p in head.parameters()),
               # features: one forward pass of the body per training image; then 3x the head per image and epoch
               "train_flops": (forward_flops(model, flops_per_mac=1) - n_head) * len(labels) + 3 * n_head * len(labels) * cfg.epochs,

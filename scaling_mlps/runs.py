@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .models import get_model, load_state_dict_file
-from .train import TrainConfig, QUIET_DEFAULTS
+from .train import TrainConfig, config_json, without_quiet_defaults
 from .paper import NUM_CLASSES
 from .viz import high_frequency_fraction
 
@@ -25,15 +25,14 @@ __all__ = ['FIRST_LAYER_UNITS', 'config_dict', 'portable_config', 'same_config',
 # %% ../nbs/12e_runs.ipynb #5f0d9a0e
 def config_dict(cfg: TrainConfig) -> dict:
     "A JSON-able dict of `cfg` without the fields that say where and on what a run happens, not what it is."
-    d = {k: v for k, v in json.loads(json.dumps(dataclasses.asdict(cfg), default=str)).items()
-         if k not in QUIET_DEFAULTS or v != QUIET_DEFAULTS[k]}  # fields added later: named only when set
+    d = config_json(cfg)  # fields added later: named only when set
     for k in ("device", "data_dir", "out", "checkpoint_every", "compile", "resume", "eval_batch_size"): d.pop(k, None)
     return d
 
 def portable_config(cfg: TrainConfig | dict, out: Path) -> dict:
     "A run's config for a committed report: no device or folder fields, `init_from` relative to the results folder `out`."
-    d = config_dict(cfg) if isinstance(cfg, TrainConfig) else {k: v for k, v in cfg.items() if k not in ("device", "data_dir", "out")
-                                                                and (k not in QUIET_DEFAULTS or v != QUIET_DEFAULTS[k])}
+    d = config_dict(cfg) if isinstance(cfg, TrainConfig) else \
+        without_quiet_defaults({k: v for k, v in cfg.items() if k not in ("device", "data_dir", "out")})
     if d.get("init_from"):
         p = Path(d["init_from"])
         try: d["init_from"] = str(p.resolve().relative_to(Path(out).resolve()))

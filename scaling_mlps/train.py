@@ -31,8 +31,8 @@ from .inductive_bias import pixel_permutation, permute_pixels
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULERS', 'MODES', 'COMPILE_MODES', 'QUIET_DEFAULTS', 'RESUME_FREE', 'default_batch_size',
            'TrainConfig', 'make_optimizer', 'lr_factor', 'atomic_save', 'atomic_write_text', 'load_checkpoint',
-           'check_resumable', 'transfer_model', 'transfer_param_groups', 'setup_distributed', 'logging_interval',
-           'RunInterrupted', 'train']
+           'without_quiet_defaults', 'config_json', 'check_resumable', 'transfer_model', 'transfer_param_groups',
+           'setup_distributed', 'logging_interval', 'RunInterrupted', 'train']
 
 # %% ../nbs/08_train.ipynb #0f230711
 OPTIMIZERS = ("lion", "adamw", "sgd")
@@ -181,9 +181,13 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
 # before keep their identity (a report lists its runs' configs, and `reproduce --verify` compares every cell).
 QUIET_DEFAULTS = {"permute_pixels": None}
 
-def _jsonable(cfg: TrainConfig) -> dict:
-    d = json.loads(json.dumps(asdict(cfg), default=str))
-    return {k: v for k, v in d.items() if k not in QUIET_DEFAULTS or v != QUIET_DEFAULTS[k]}
+def without_quiet_defaults(config: dict) -> dict:
+    "`config` without the fields of `QUIET_DEFAULTS` that sit at their default: a run keeps the identity it had before they existed."
+    return {k: v for k, v in config.items() if k not in QUIET_DEFAULTS or v != QUIET_DEFAULTS[k]}
+
+def config_json(cfg: TrainConfig) -> dict:
+    "`cfg` as JSON values (paths as strings), as runs write it: the quiet defaults left out."
+    return without_quiet_defaults(json.loads(json.dumps(asdict(cfg), default=str)))
 
 # Settings that may change between a run and its resumption without changing the trajectory.
 RESUME_FREE = {"epochs", "out", "resume", "device", "data_dir", "eval_every", "eval_batch_size", "checkpoint_every",
@@ -191,7 +195,7 @@ RESUME_FREE = {"epochs", "out", "resume", "device", "data_dir", "eval_every", "e
 
 def check_resumable(saved: dict, cfg: TrainConfig) -> None:
     "Raise if `cfg` differs from the checkpoint's config in a setting that changes the training trajectory."
-    now = _jsonable(cfg)
+    now = config_json(cfg)
     diff = {k: (saved.get(k), now[k]) for k in now if k not in RESUME_FREE and saved.get(k) != now[k]}
     if diff:
         raise ValueError("cannot resume: the checkpoint was made with different settings "
@@ -464,7 +468,7 @@ def _save_checkpoint(run: _Run, done_epochs: int) -> None:
     if not torch.stack([torch.isfinite(p).all() for p in run.model.parameters()]).all():  # one host sync, not one per tensor
         _check_finite(float("nan"), f"epoch {done_epochs} (non-finite weights)", run.ckpt_path, run.cfg.lr)
     atomic_save({"model": run.model.state_dict(), "optimizer": run.opt.state_dict(), "epoch": done_epochs, "step": run.step,
-                 "loader": run.loader.state_dict(), "rng": _rng_state(), "config": _jsonable(run.cfg), "history": run.history,
+                 "loader": run.loader.state_dict(), "rng": _rng_state(), "config": config_json(run.cfg), "history": run.history,
                  "train_time_s": run.train_time, "images_seen": run.images_seen, "wall_time_s": run.wall_time()}, run.ckpt_path)
     run.saved_epoch = done_epochs
 
@@ -497,7 +501,7 @@ def _finish(run: _Run) -> dict:
     test_acc = history[-1]["test_acc"] if history else _test_accuracy(run)
     tta_acc = _test_accuracy(run, tta=cfg.tta, average=cfg.tta_average, seed=cfg.seed, crop_scale=cfg.crop_scale,
                              crop_ratio=cfg.crop_ratio, flip=cfg.flip, progress=run.show) if cfg.tta else None
-    result = {"config": _jsonable(cfg), "params": count_parameters(run.model),
+    result = {"config": config_json(cfg), "params": count_parameters(run.model),
               "train_flops": training_flops(run.model, len(run.train_data.labels), cfg.epochs, resolution=cfg.resolution),
               "train_acc": history[-1]["train_acc"] if history else None, "test_acc": test_acc, "tta_acc": tta_acc,
               "wall_time_s": run.wall_time(), "train_time_s": run.train_time,
@@ -512,7 +516,7 @@ def _finish(run: _Run) -> dict:
 def _write_run_json(run: _Run) -> None:
     "run.json: the run's config (as the run store wrote it, else this one's without machine fields) and its manifest."
     path = run.out / "run.json"
-    config = {k: v for k, v in _jsonable(run.cfg).items() if k not in ("device", "data_dir", "out")}
+    config = {k: v for k, v in config_json(run.cfg).items() if k not in ("device", "data_dir", "out")}
     meta = json.loads(path.read_text()) if path.exists() else {"config": config}
     meta["manifest"] = run_manifest(config, run.wall_time(), run.device, run.cfg.data_dir)
     atomic_write_text(json.dumps(meta, indent=1) + "\n", path)

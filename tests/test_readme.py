@@ -23,3 +23,12 @@ def test_readme_tables_notices_a_changed_number(tmp_path, monkeypatch):
     monkeypatch.setattr(rt, "ROOT", tmp_path)
     assert rt.main(["--check"]) == 1
     assert rt.main([]) == 0 and rt.main(["--check"]) == 0
+
+
+def test_readme_verify_claim_is_the_committed_verify_output():
+    "The README's count of agreeing cells is the last line of the committed `--verify` output, and every cell agreed."
+    import re
+    last = (ROOT / "results" / "table1_laptop.verify.md").read_text().strip().splitlines()[-1]
+    agree, total = (int(n.replace(",", "")) for n in re.fullmatch(r"([\d,]+) of ([\d,]+) cells agree\.", last).groups())
+    assert agree == total, last
+    assert f"all {total:,} cells in agreement" in (ROOT / "README.md").read_text().replace("\n", " ")
