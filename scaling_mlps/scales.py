@@ -264,7 +264,8 @@ ISOFLOP_GRIDS = {  # IsoFLOP profiles per scale: budget k trains ladder[k : k + 
                budgets=(6.0e7, 1.9e8, 6.0e8, 1.9e9), batch_size=64, lr=1e-3, downstream="cifar10", probe_n_train=2000,
                probe_n_test=1000, replicate_seeds=(1,), replicate=((0, 2), (2, 2)),
                checks=dict(resolution=64, resolution_picks=((0, 2), (2, 2)), l2s=(1e-5, 1e-4, 1e-3, 1e-2)),
-               widen=1, widen_ladder=(("B_1-Wi_6",), ("B_1-Wi_128",)), max_examples=100_000),
+               widen=1, widen_ladder=(("B_1-Wi_6",), ("B_1-Wi_128",)), max_examples=100_000,
+               n_boot=100),  # ours: the ci scale checks code paths; 100 resamples keep its fits to seconds
 }
 
 def _forward_flops(arch: str, grid: dict) -> int:
@@ -283,7 +284,7 @@ def _widened(grid: dict, k: int) -> list[str]:
 
 def isoflop_plan(scale: str = "auto") -> list[dict]:
     """Every run of the IsoFLOP grid at `scale`: its budget (index and FLOP), model, N that spends the budget at T, seed, and
-    whether it widens the profile (`widened`: kept only where N fits the data set, `max_examples`)."""
+    whether it widens the profile (`widened`: kept only where N fits the data set, `max_examples`, and holds a batch)."""
     grid = ISOFLOP_GRIDS[resolve_scale(scale)]
     n_for = lambda arch, budget: round(budget / (3 * _forward_flops(arch, grid) * grid["epochs"]))
     plan = []
@@ -295,7 +296,7 @@ def isoflop_plan(scale: str = "auto") -> list[dict]:
             seeds = (0,) + (grid["replicate_seeds"] if (k, j) in grid["replicate"] else ())
             plan += [dict(budget_index=k, budget=budget, arch=arch, n_train=n_for(arch, budget), seed=s) for s in seeds]
         plan += [dict(budget_index=k, budget=budget, arch=a, n_train=n_for(a, budget), seed=0, widened=True)
-                 for a in _widened(grid, k) if n_for(a, budget) <= grid.get("max_examples", float("inf"))]
+                 for a in _widened(grid, k) if grid["batch_size"] <= n_for(a, budget) <= grid.get("max_examples", float("inf"))]
     return plan
 
 def isoflop_configs(scale: str = "auto", **overrides) -> list[tuple[dict, TrainConfig]]:

@@ -157,13 +157,14 @@ GRID_KINDS = ("isoflop", "pxn")  # IsoFLOP profiles (issue 21), or the P x N gri
 
 def reproduce(scale: str = "auto", data_dir: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
               device: str | None = None, force: bool = False, progress: bool = True, verbose: bool = True,
-              runs_dir: str | os.PathLike | None = None, n_boot: int = 1000, kind: str = "isoflop") -> dict:
+              runs_dir: str | os.PathLike | None = None, n_boot: int | None = None, kind: str = "isoflop") -> dict:
     "Chapter 5: train the scaling grid of `kind` at `scale`, read every snapshot, fit; write `out/scaling_<scale>.{md,json,png}`; return the report."
     from scaling_mlps.report_scaling import report_markdown, save_figures
     scale = resolve_scale(scale)
     if kind not in GRID_KINDS: raise ValueError(f"unknown grid kind {kind!r}; expected one of {GRID_KINDS}")
     isoflop = kind == "isoflop"
     grid, device = (ISOFLOP_GRIDS if isoflop else GRIDS)[scale], str(default_device(device))
+    n_boot = grid.get("n_boot", 1000) if n_boot is None else n_boot  # resamples of each bootstrap (the ci scale: fewer)
     out = Path("results" if out is None else out)
     folder = f"scaling_isoflop_{scale}" if isoflop else f"scaling_{scale}"
     runs_root = Path(runs_dir) if runs_dir is not None else get_data_dir(data_dir) / "runs" / folder
@@ -189,7 +190,7 @@ def reproduce(scale: str = "auto", data_dir: str | os.PathLike | None = None, ou
         first_layer, arrays = _first_layers(done, frontier, runs_root)
         if isoflop and grid.get("checks"):  # issue 21, part 4: why the downstream law may be flat at this scale
             from scaling_mlps.scaling_checks import run_checks
-            checks = run_checks(done, plan, grid, data, runs_root, data_dir, device, force, progress)
+            checks = run_checks(done, plan, grid, data, runs_root, data_dir, device, force, progress, n_boot=min(200, n_boot))
     report = dict(name="scaling", kind=kind, **report_header(scale, device), wall_time_s=round(time.time() - started, 1),
                   train_wall_time_s=round(sum(r["wall_time_s"] for r in runs.values() if r["status"] != "reused"), 1),
                   probe_time_s=round(probe_time, 1), command=f"scaling-mlps reproduce scaling --scale {scale}" + ("" if isoflop else " (kind='pxn')"),
