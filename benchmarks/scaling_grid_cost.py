@@ -43,7 +43,7 @@ def main() -> None:
     from scaling_mlps.models import get_model
     from scaling_mlps.evaluate import evaluate
     from scaling_mlps.scales import GRIDS, ISOFLOP_GRIDS, isoflop_plan
-    from scaling_mlps.scaling import _probe_data
+    from scaling_mlps.snapshots import probe_data
     from scaling_mlps.probe import body_features, linear_probe_lbfgs as linear_probe
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
     T.time.perf_counter = clock  # measure_throughput's clock
@@ -58,7 +58,7 @@ def main() -> None:
         archs = list(grid["archs"])
         images = {a: sum(grid["n_train"]) * max(grid["epochs"]) for a in archs}
         snapshots = {a: len(grid["n_train"]) * len(grid["epochs"]) for a in archs}
-    data = _probe_data(grid, args.data_dir, progress=False)
+    data = probe_data(grid, args.data_dir, progress=False)
     res, classes = grid["resolution"], len(data["up_test"].classes)
     total_train = total_read = 0.0
     print(f"scale {args.scale}, {args.kind} grid: {len(archs)} models, {sum(images.values()):,} training images, "

@@ -4,72 +4,28 @@
 
 # %% ../nbs/14_scaling.ipynb #3f2049d2
 from __future__ import annotations
-import dataclasses, json, os, time
+import json, os, time
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
-from .core import default_device, get_data_dir, sha256sum
-from .models import get_model, load_state_dict_file, infer_arch
+from .core import default_device, get_data_dir
+from .models import get_model, load_state_dict_file
 from .compute import forward_flops, training_flops, PAPER_FLOPS_PER_MAC
-from .data import load_dataset, balanced_subset, resize_images
-from .evaluate import evaluate
 from .train import TrainConfig
 from .data_status import dataset_status
 from .paper import PAPER_EXPONENTS, COMPUTE_UNIT
 from .scales import GRIDS, ISOFLOP_GRIDS, RECIPE, resolve_scale, grid_configs, isoflop_configs
-from .runs import run_or_reuse, cached, initial_model, first_layer_stats, FIRST_LAYER_UNITS, report_header
+from .runs import run_or_reuse, initial_model, first_layer_stats, FIRST_LAYER_UNITS, report_header
 from .results import write_report
-from .probe import PROBE, body_features, linear_probe_lbfgs
+from .probe import PROBE
 from .laws import pareto_frontier, scaling_fits, isoflop_fits, replicate_spread, UnderdeterminedFit
+from .snapshots import run_name, snapshot_model, probe_data, read_snapshot
+from .scaling_checks import run_checks
 
 # %% auto #0
 __all__ = ['GRID_KINDS', 'reproduce']
-
-# %% ../nbs/14_scaling.ipynb #35d99232
-def _run_name(cfg: TrainConfig) -> str:
-    return f"{cfg.arch}-n{cfg.n_train}-e{cfg.epochs}-r{cfg.resolution}" + (f"-s{cfg.seed}" if cfg.seed else "")  # seed replicates
-
-def _snapshot_model(run_dir: Path, epoch: int, channels: int = 3) -> nn.Module:
-    state = load_state_dict_file(run_dir / f"model_e{epoch}.pt")
-    info = infer_arch(state, channels)
-    model = get_model(info["arch"], info["resolution"], info["num_classes"], channels)
-    model.load_state_dict(state)
-    return model.eval()
-
-def _probe_data(grid: dict, data_dir, progress: bool) -> dict:
-    "Downstream train/test images (the probe's subsets at the ci scale) and the upstream test set, loaded once."
-    res, kw = grid["resolution"], dict(data_dir=data_dir, progress=progress)
-    down_train = load_dataset(grid["downstream"], "train", resolution=res, n_train=grid["probe_n_train"], **kw)
-    down_test = load_dataset(grid["downstream"], "test", resolution=res, **kw)
-    if grid["probe_n_test"]:
-        keep = balanced_subset(down_test.labels, grid["probe_n_test"], seed=0)
-        down_test = dataclasses.replace(down_test, images=down_test.images[keep], labels=down_test.labels[keep], files=None)
-    up_test = load_dataset(grid["dataset"], "test", resolution=grid["data_resolution"], **kw)
-    if up_test.resolution != res:  # resize once here, not in every snapshot's evaluation
-        up_test = dataclasses.replace(up_test, images=resize_images(up_test.images, res))
-    return dict(down_train=down_train, down_test=down_test, up_test=up_test)
-
-def _read_snapshot(run_dir: Path, epoch: int, grid: dict, data: dict, device, force: bool) -> tuple[dict, str]:
-    "Upstream and downstream error of the weights after `epoch` epochs, from the cache next to them when it matches."
-    weights = run_dir / f"model_e{epoch}.pt"
-    settings = dict(weights_sha256=sha256sum(weights), downstream=grid["downstream"], probe_n_train=len(data["down_train"]),
-                    probe_n_test=len(data["down_test"]), upstream_n_test=len(data["up_test"]), **PROBE)
-    def measure() -> dict:
-        t0 = time.perf_counter()
-        model = _snapshot_model(run_dir, epoch).to(device)
-        res = grid["resolution"]
-        up, dtr, dte = data["up_test"], data["down_train"], data["down_test"]
-        upstream_error = 1 - evaluate(model, up.images, up.labels, mean=up.mean, std=up.std, resolution=res, device=device)
-        feats = [body_features(model, d.images, mean=d.mean, std=d.std, resolution=res, device=device) for d in (dtr, dte)]
-        probe = linear_probe_lbfgs(feats[0], dtr.labels, feats[1], dte.labels)
-        return dict(upstream_error=upstream_error, downstream_error=probe["test_error"],
-                    probe_train_error=probe["train_error"], probe_iterations=probe["iterations"],
-                    probe_time_s=time.perf_counter() - t0)
-    result, reused = cached(run_dir / f"probe_e{epoch}.json", settings, measure, force)
-    return result, "reused" if reused else "ran"
 
 # %% ../nbs/14_scaling.ipynb #dba5d06e
 def _epoch_time(result: dict, epoch: int) -> float:
@@ -108,7 +64,7 @@ def _read_grid(plan: list[tuple[dict, TrainConfig]], read_epochs: tuple[int, ...
     "Train (or reuse) every run of the `plan` ((entry, config) pairs) and read it after each of `read_epochs`: (rows, runs, seconds probing)."
     rows, runs, probe_time = [], {}, 0.0
     for i, (entry, cfg) in enumerate(plan):
-        name = _run_name(cfg)
+        name = run_name(cfg)
         if verbose: print(f"[scaling {scale}] run {i + 1}/{len(plan)}: {cfg.arch} on {cfg.n_train:,} {cfg.dataset} "
                           f"images, {cfg.epochs} epochs", flush=True)
         result, how = run_or_reuse(cfg, runs_root / name, force, progress)
@@ -117,7 +73,7 @@ def _read_grid(plan: list[tuple[dict, TrainConfig]], read_epochs: tuple[int, ...
                           history=result["history"])
         with torch.device("meta"): model = get_model(cfg.arch, cfg.resolution, len(data["up_test"].classes))
         for T in read_epochs:
-            snap, probe_how = _read_snapshot(runs_root / name, T, grid, data, device, force or how == "ran")
+            snap, probe_how = read_snapshot(runs_root / name, T, grid, data, device, force or how == "ran")
             probe_time += snap["probe_time_s"] if probe_how == "ran" else 0.0
             rows.append(dict(arch=cfg.arch, params=result["params"],
                              forward_flops=forward_flops(model, flops_per_mac=PAPER_FLOPS_PER_MAC),
@@ -179,7 +135,7 @@ def reproduce(scale: str = "auto", data_dir: str | os.PathLike | None = None, ou
         rows = [dict(arch=c.arch, n_train=c.n_train, epochs=T, status="skipped", reason=why)
                 for _, c in plan for T in read_epochs]
     else:
-        data = _probe_data(grid, data_dir, progress)
+        data = probe_data(grid, data_dir, progress)
         rows, runs, probe_time = _read_grid(plan, read_epochs, grid, runs_root, data, device, force, progress, verbose, scale)
     done = [r for r in rows if r["status"] != "skipped"]
     fits, first_layer, arrays, checks = {}, [], {}, None
@@ -189,7 +145,6 @@ def reproduce(scale: str = "auto", data_dir: str | os.PathLike | None = None, ou
         for i, r in enumerate(done): r["frontier"] = i in frontier
         first_layer, arrays = _first_layers(done, frontier, runs_root)
         if isoflop and grid.get("checks"):  # issue 21, part 4: why the downstream law may be flat at this scale
-            from scaling_mlps.scaling_checks import run_checks
             checks = run_checks(done, plan, grid, data, runs_root, data_dir, device, force, progress, n_boot=min(200, n_boot))
     report = dict(name="scaling", kind=kind, **report_header(scale, device), wall_time_s=round(time.time() - started, 1),
                   train_wall_time_s=round(sum(r["wall_time_s"] for r in runs.values() if r["status"] != "reused"), 1),

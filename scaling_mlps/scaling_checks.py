@@ -15,7 +15,7 @@ from .train import TrainConfig
 from .runs import run_or_reuse, cached, initial_model
 from .probe import PROBE, body_features, linear_probe_lbfgs
 from .laws import scaling_fits, UnderdeterminedFit
-from .scaling import _run_name, _snapshot_model, _probe_data, _read_snapshot
+from .snapshots import run_name, snapshot_model, probe_data, read_snapshot
 
 # %% auto #0
 __all__ = ['probe_floor', 'alpha_by_epochs', 'resolution_runs', 'probe_l2', 'run_checks']
@@ -37,7 +37,7 @@ def probe_floor(configs: dict[str, TrainConfig], data: dict, resolution: int, ru
         def measure():
             model = initial_model(cfg, len(data["up_test"].classes)).to(device).eval()
             return dict(downstream_error=_probe(_features(model, data, resolution, device), data))
-        return cached(runs_root / "checks" / f"init-{_run_name(cfg)}.json", key | dict(config=dataclasses.asdict(cfg)), measure, force)[0]
+        return cached(runs_root / "checks" / f"init-{run_name(cfg)}.json", key | dict(config=dataclasses.asdict(cfg)), measure, force)[0]
     def pixels():
         flat = tuple(((d.images.float() / 255 - torch.tensor(d.mean).view(1, 3, 1, 1)) / torch.tensor(d.std).view(1, 3, 1, 1)).flatten(1)
                      for d in (data["down_train"], data["down_test"]))
@@ -61,14 +61,14 @@ def resolution_runs(plan: list[tuple[dict, TrainConfig]], picks: list[tuple[int,
                     data_dir, device, force: bool = False, progress: bool = False) -> list[dict]:
     "Runs `picks` ((budget index, position in its profile)) of the IsoFLOP `plan` trained again at `resolution`, read at the last epoch."
     grid_hi = grid | dict(resolution=resolution, data_resolution=resolution)
-    data = _probe_data(grid_hi, data_dir, progress)
+    data = probe_data(grid_hi, data_dir, progress)
     out = []
     for k, j in picks:
         entry, cfg = [(e, c) for e, c in plan if e["budget_index"] == k and e["seed"] == 0][j]
         hi = dataclasses.replace(cfg, resolution=resolution, data_resolution=resolution, save_epochs=(cfg.epochs,))
-        result, how = run_or_reuse(hi, runs_root / _run_name(hi), force, progress)
-        snap, _ = _read_snapshot(runs_root / _run_name(hi), cfg.epochs, grid_hi, data, device, force or how == "ran")
-        out.append(dict(budget_index=k, position=j, arch=cfg.arch, n_train=cfg.n_train, resolution=resolution, run_dir=_run_name(hi),
+        result, how = run_or_reuse(hi, runs_root / run_name(hi), force, progress)
+        snap, _ = read_snapshot(runs_root / run_name(hi), cfg.epochs, grid_hi, data, device, force or how == "ran")
+        out.append(dict(budget_index=k, position=j, arch=cfg.arch, n_train=cfg.n_train, resolution=resolution, run_dir=run_name(hi),
                         status=how, wall_time_s=result["wall_time_s"], **{f"{w}_error": snap[f"{w}_error"] for w in ("upstream", "downstream")}))
     return out
 
@@ -78,7 +78,7 @@ def probe_l2(run_dirs: list[str], epoch: int, l2s: tuple[float, ...], data: dict
     out = {}
     for name in run_dirs:
         def measure():
-            feats = _features(_snapshot_model(runs_root / name, epoch).to(device), data, resolution, device)
+            feats = _features(snapshot_model(runs_root / name, epoch).to(device), data, resolution, device)
             return {f"{l2:g}": _probe(feats, data, l2) for l2 in l2s}
         key = dict(epoch=epoch, l2s=list(l2s), n_train=len(data["down_train"]), n_test=len(data["down_test"]), max_iter=PROBE["max_iter"])
         out[name] = cached(runs_root / name / f"probe_l2_e{epoch}.json", key, measure, force)[0]
