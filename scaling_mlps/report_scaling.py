@@ -29,7 +29,7 @@ FIT_TITLES = {  # name: (what it is, where the paper has it)
     "N_star": ("compute-optimal examples N* ∝ C^b", "Fig. 8"),
 }
 
-LAW_FIT_TITLES = {  # the IsoFLOP report's fits of the paper's law (issue 21, part 3: the saturating form, as Fig. 7's)
+LAW_FIT_TITLES = {  # the IsoFLOP report's fits of the paper's law (the saturating form, as Fig. 7's)
     "compute_law": ("α in E(C) = a(b + C)^-α + E∞, best error with at most C", "Fig. 1, 6"),
     "E_vs_P": ("α_P in E(P) = a(b + P)^-α_P + E∞, best error with at most P parameters", "Fig. 7"),
     "E_vs_N": ("α_N in E(N) = a(b + N)^-α_N + E∞, best error with at most N examples", "Fig. 7"),
@@ -187,7 +187,7 @@ def isoflop_markdown(report: dict) -> str:
             lines.append(f"- {label}: " + (f"under-determined ({sn['underdetermined']})" if "underdetermined" in sn else
                          f"pooled standard deviation {100 * sn['pooled_sd']:.2f} points ({sn['dof']} degrees of freedom; "
                          + "; ".join(f"{x['key']}: {x['n']} seeds, {100 * x['mean']:.1f} ± {100 * x['sd']:.2f}%" for x in sn["groups"]) + ")"))
-        if report.get("checks"):  # issue 21, part 4
+        if report.get("checks"):  # chapter 5's laptop protocol
             lines += ["", "## Why the downstream law may be flat: four measurements fixed before the run", ""]
             lines += [f"- {s}" for s in checks_summary(report["checks"], done, fits["downstream"]["seed_noise"].get("pooled_sd"), T,
                                                        report["probe"]["l2"])]

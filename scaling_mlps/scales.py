@@ -248,14 +248,14 @@ ISOFLOP_GRIDS = {  # IsoFLOP profiles per scale: budget k trains ladder[k : k + 
                   budgets=(4.7e14, 1.5e15, 4.7e15, 1.5e16),  # ours: the top one gives B_6-Wi_256 all 11.8M images at T = 50
                   batch_size=16_384, lr=1e-5, downstream="cifar100", probe_n_train=None, probe_n_test=None,
                   replicate_seeds=(1, 2), replicate=((0, 2), (2, 2)),  # (budget index, position in its profile)
-                  checks=None),  # part 4's measurements are for small scales: the paper's models see 64 px already
+                  checks=None),  # the four measurements of scaling_checks are for small scales: the paper's models see 64 px already
     "laptop": dict(dataset="tinyimagenet", resolution=32, data_resolution=32, num_classes=200, epochs=50, read_epochs=(6, 12, 25, 50),
                    ladder=tuple(f"B_2-Wi_{w}" for w in (32, 45, 64, 90, 128, 181, 256, 362)), shift=1, per_budget=5,
                    budgets=(1.9e11, 6.0e11, 1.9e12, 6.2e12),  # ours: 1.51 decades; N from 1,860 to 97,467 of the 100,000 images
                    batch_size=256, lr=1e-4, downstream="cifar10", probe_n_train=None, probe_n_test=None,
                    replicate_seeds=(1, 2), replicate=((0, 2), (2, 2)),
-                   checks=dict(resolution=64, resolution_picks=((0, 2), (2, 2)), l2s=(1e-5, 1e-4, 1e-3, 1e-2)),  # ours: issue 21 part 4, fixed before the run
-                   # ours, after the first laptop run put 7 of 8 profiles' minima at an edge (issue 21: "widen the profile"): two
+                   checks=dict(resolution=64, resolution_picks=((0, 2), (2, 2)), l2s=(1e-5, 1e-4, 1e-3, 1e-2)),  # ours: chapter 5's four measurements, fixed before the run
+                   # ours, after the first laptop run put 7 of 8 profiles' minima at an edge ("widen the profile"): two
                    # more sizes on each side of every profile, where Tiny-ImageNet holds the N that size needs at T
                    widen=2, widen_ladder=(tuple(f"B_2-Wi_{w}" for w in (16, 22)), tuple(f"B_2-Wi_{w}" for w in (512, 724))),
                    max_examples=100_000),

@@ -109,7 +109,7 @@ def _fit_isoflop(done: list[dict], T: int, n_boot: int) -> dict:
         except UnderdeterminedFit as e: fits[which]["seed_noise"] = dict(underdetermined=str(e))
     return fits
 
-GRID_KINDS = ("isoflop", "pxn")  # IsoFLOP profiles (issue 21), or the P x N grid read at several T (before it)
+GRID_KINDS = ("isoflop", "pxn")  # IsoFLOP profiles, or the P x N grid read at several T (before it)
 
 def reproduce(scale: str = "auto", data_dir: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
               device: str | None = None, force: bool = False, progress: bool = True, verbose: bool = True,
@@ -144,7 +144,7 @@ def reproduce(scale: str = "auto", data_dir: str | os.PathLike | None = None, ou
         frontier = pareto_frontier([r["compute"] for r in done], [r["downstream_error"] for r in done]).tolist()
         for i, r in enumerate(done): r["frontier"] = i in frontier
         first_layer, arrays = _first_layers(done, frontier, runs_root)
-        if isoflop and grid.get("checks"):  # issue 21, part 4: why the downstream law may be flat at this scale
+        if isoflop and grid.get("checks"):  # chapter 5's laptop protocol: why the downstream law may be flat at this scale
             checks = run_checks(done, plan, grid, data, runs_root, data_dir, device, force, progress, n_boot=min(200, n_boot))
     report = dict(name="scaling", kind=kind, **report_header(scale, device), wall_time_s=round(time.time() - started, 1),
                   train_wall_time_s=round(sum(r["wall_time_s"] for r in runs.values() if r["status"] != "reused"), 1),
